@@ -1,0 +1,1 @@
+# catalog/: build rules (see Makefile.am)

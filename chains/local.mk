@@ -1,0 +1,1 @@
+# chains/: build rules (see Makefile.am)

@@ -1,0 +1,28 @@
+# core/: the kernel, as a convenience library that the sutra binary, the
+# unit tests and the benchmarks link.
+noinst_LTLIBRARIES += libsutracore.la
+libsutracore_la_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
+libsutracore_la_LIBADD = $(DEP_LIBS)
+libsutracore_la_SOURCES = \
+	core/err.c core/err.h \
+	core/log.c core/log.h \
+	core/util.c core/util.h \
+	core/ydoc.c core/ydoc.h \
+	core/config.c core/config.h \
+	core/schema.c core/schema.h \
+	core/state.c core/state.h \
+	core/memory.c core/memory.h \
+	core/catalog.c core/catalog.h \
+	core/agent.c core/agent.h \
+	core/luart.c core/luart.h \
+	core/plughost.c core/plughost.h \
+	core/runtime.c core/runtime.h
+
+bin_PROGRAMS += sutra
+sutra_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
+sutra_LDADD = libsutracore.la $(DEP_LIBS)
+sutra_SOURCES = \
+	core/main.c core/cli.h core/commands.h \
+	core/cmd_agent.c \
+	core/cmd_memory.c \
+	core/cmd_help.c

@@ -1,0 +1,343 @@
+/* state.c - see state.h. */
+#include "state.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+enum { STMT_CACHE_SIZE = 64, BUSY_TIMEOUT_MS = 5000 };
+
+struct stmt_slot {
+	const char *sql;
+	sqlite3_stmt *stmt;
+};
+
+struct state {
+	sqlite3 *db;
+	char *path;
+	pthread_mutex_t lock;
+	struct stmt_slot stmts[STMT_CACHE_SIZE];
+};
+
+/*
+ * Forward migrations: migrations[i] takes a database from version i to
+ * i + 1.  Append only; never edit a shipped entry.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the first schema. */
+	"CREATE TABLE sessions ("
+	"  id TEXT PRIMARY KEY, created REAL NOT NULL, updated REAL NOT NULL);"
+	"CREATE TABLE memory ("
+	"  session TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+	"  version INTEGER NOT NULL, updated REAL NOT NULL,"
+	"  PRIMARY KEY (session, key)) WITHOUT ROWID;"
+	"CREATE TABLE runs ("
+	"  id TEXT PRIMARY KEY, chain TEXT NOT NULL, chain_path TEXT,"
+	"  session TEXT NOT NULL, status TEXT NOT NULL, input TEXT,"
+	"  output TEXT, error TEXT, parent TEXT,"
+	"  started REAL NOT NULL, ended REAL);"
+	"CREATE INDEX runs_started ON runs (started);"
+	"CREATE TABLE steps ("
+	"  run TEXT NOT NULL, path TEXT NOT NULL, attempt INTEGER NOT NULL,"
+	"  status TEXT NOT NULL, input TEXT, output TEXT, error TEXT,"
+	"  started REAL NOT NULL, ended REAL,"
+	"  PRIMARY KEY (run, path, attempt)) WITHOUT ROWID;"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY, run TEXT, step TEXT, ts REAL NOT NULL,"
+	"  kind TEXT NOT NULL, data TEXT);"
+	"CREATE INDEX events_run ON events (run);"
+	"CREATE TABLE journal ("
+	"  run TEXT NOT NULL, path TEXT NOT NULL, attempt INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL, kind TEXT NOT NULL, request TEXT NOT NULL,"
+	"  result TEXT, ts REAL NOT NULL,"
+	"  PRIMARY KEY (run, path, attempt, seq)) WITHOUT ROWID;"
+	"CREATE TABLE llm_calls ("
+	"  id INTEGER PRIMARY KEY, run TEXT, step TEXT, provider TEXT NOT NULL,"
+	"  model TEXT, tokens_in INTEGER, tokens_out INTEGER,"
+	"  tokens_cached INTEGER, cost_usd REAL, latency_ms REAL,"
+	"  retries INTEGER, cache_hit INTEGER NOT NULL DEFAULT 0,"
+	"  status TEXT, error TEXT, ts REAL NOT NULL);"
+	"CREATE INDEX llm_calls_run ON llm_calls (run);"
+	"CREATE TABLE llm_cache ("
+	"  key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL NOT NULL,"
+	"  hits INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(*migrations) ==
+		       STATE_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+const char *state_path(const struct state *st)
+{
+	return st->path;
+}
+
+void state_lock(struct state *st)
+{
+	pthread_mutex_lock(&st->lock);
+}
+
+void state_unlock(struct state *st)
+{
+	pthread_mutex_unlock(&st->lock);
+}
+
+int state_fail(struct state *st, int rc, const char *what,
+	       struct sutra_err *err)
+{
+	const char *why;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		why = "database is locked by another process";
+		break;
+	case SQLITE_FULL:
+		why = "disk full";
+		break;
+	case SQLITE_READONLY:
+		why = "database is read-only";
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		why = "not a sutra state database, or corrupt";
+		break;
+	case SQLITE_CANTOPEN:
+		why = "cannot open the database file";
+		break;
+	case SQLITE_IOERR:
+		why = "I/O error";
+		break;
+	default:
+		why = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+		break;
+	}
+	return err_set(err, SUTRA_ERUNTIME, "%s: %s: %s",
+		       st && st->path ? st->path : "state database", what, why);
+}
+
+sqlite3_stmt *state_stmt(struct state *st, const char *sql,
+			 struct sutra_err *err)
+{
+	struct stmt_slot *free_slot = NULL;
+	sqlite3_stmt *stmt;
+	int rc;
+
+	for (int i = 0; i < STMT_CACHE_SIZE; i++) {
+		if (st->stmts[i].sql == sql) {
+			sqlite3_reset(st->stmts[i].stmt);
+			sqlite3_clear_bindings(st->stmts[i].stmt);
+			return st->stmts[i].stmt;
+		}
+		if (!st->stmts[i].sql && !free_slot)
+			free_slot = &st->stmts[i];
+	}
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+				&stmt, NULL);
+	if (rc != SQLITE_OK) {
+		state_fail(st, rc, "prepare", err);
+		return NULL;
+	}
+	if (free_slot) {
+		free_slot->sql = sql;
+		free_slot->stmt = stmt;
+		return stmt;
+	}
+	/* The cache is sized above the number of statements we have. */
+	sqlite3_finalize(stmt);
+	err_set(err, SUTRA_ERUNTIME, "state: statement cache full");
+	return NULL;
+}
+
+static int exec_locked(struct state *st, const char *sql, const char *what,
+		       struct sutra_err *err)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : state_fail(st, rc, what, err);
+}
+
+int state_exec(struct state *st, const char *sql, struct sutra_err *err)
+{
+	state_lock(st);
+	int rc = exec_locked(st, sql, "exec", err);
+	state_unlock(st);
+	return rc;
+}
+
+int state_begin(struct state *st, struct sutra_err *err)
+{
+	state_lock(st);
+	if (exec_locked(st, "BEGIN IMMEDIATE", "begin transaction", err) < 0) {
+		state_unlock(st);
+		return -1;
+	}
+	return 0;
+}
+
+int state_commit(struct state *st, struct sutra_err *err)
+{
+	int rc = exec_locked(st, "COMMIT", "commit", err);
+
+	if (rc < 0) {
+		/* Leave the lock held: the caller's state_rollback ends it. */
+		return -1;
+	}
+	state_unlock(st);
+	return 0;
+}
+
+void state_rollback(struct state *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	state_unlock(st);
+}
+
+static int pragma_int(struct state *st, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+int state_schema_version(struct state *st)
+{
+	state_lock(st);
+	int v = pragma_int(st, "PRAGMA user_version");
+	state_unlock(st);
+	return v;
+}
+
+/* Brings the schema to STATE_SCHEMA_VERSION; caller holds a transaction. */
+static int migrate(struct state *st, struct sutra_err *err)
+{
+	int version = pragma_int(st, "PRAGMA user_version");
+	int app = pragma_int(st, "PRAGMA application_id");
+	int tables = pragma_int(st, "SELECT count(*) FROM sqlite_master");
+	char sql[96];
+
+	if (version < 0 || app < 0 || tables < 0)
+		return state_fail(st, sqlite3_errcode(st->db), "read schema", err);
+	if (tables > 0 && app != STATE_APPLICATION_ID)
+		return err_set(err, SUTRA_ERUNTIME,
+			       "%s: not a sutra state database", st->path);
+	if (version > STATE_SCHEMA_VERSION)
+		return err_set(err, SUTRA_ERUNTIME,
+			       "%s: schema version %d is newer than this sutra "
+			       "supports (%d): upgrade sutra",
+			       st->path, version, STATE_SCHEMA_VERSION);
+	for (; version < STATE_SCHEMA_VERSION; version++) {
+		if (exec_locked(st, migrations[version], "migrate schema", err))
+			return -1;
+	}
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA user_version = %d; PRAGMA application_id = %d",
+		 STATE_SCHEMA_VERSION, STATE_APPLICATION_ID);
+	return exec_locked(st, sql, "migrate schema", err);
+}
+
+static int configure(struct state *st, struct sutra_err *err)
+{
+	int rc;
+
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(st->db, 1);
+	/* WAL + NORMAL: a commit is durable against process crashes (kill
+	 * -9) at every commit, and against power loss up to the last
+	 * checkpoint; it costs one write, no fsync, per transaction. */
+	rc = exec_locked(st, "PRAGMA journal_mode = WAL;"
+			     "PRAGMA synchronous = NORMAL;"
+			     "PRAGMA foreign_keys = ON;",
+			 "configure", err);
+	return rc;
+}
+
+static int schema_is_current(struct state *st)
+{
+	return pragma_int(st, "PRAGMA user_version") == STATE_SCHEMA_VERSION &&
+	       pragma_int(st, "PRAGMA application_id") == STATE_APPLICATION_ID;
+}
+
+static int open_file(struct state *st, struct sutra_err *err)
+{
+	int rc = sqlite3_open_v2(st->path, &st->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					 SQLITE_OPEN_NOMUTEX,
+				 NULL);
+
+	if (rc != SQLITE_OK)
+		return state_fail(st, rc, "open", err);
+	if (configure(st, err) < 0)
+		return -1;
+	if (schema_is_current(st))
+		return 0;
+	if (exec_locked(st, "BEGIN IMMEDIATE", "begin migration", err) < 0)
+		return -1;
+	if (migrate(st, err) < 0) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return exec_locked(st, "COMMIT", "commit migration", err);
+}
+
+static int make_parent_dir(const char *path, struct sutra_err *err)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || slash == path)
+		return 0;
+	char *dir = strndup(path, (size_t)(slash - path));
+	if (!dir)
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	int rc = mkdir_p(dir, err);
+	free(dir);
+	return rc;
+}
+
+int state_open(const char *path, struct state **out, struct sutra_err *err)
+{
+	struct state *st;
+	pthread_mutexattr_t attr;
+
+	*out = NULL;
+	if (make_parent_dir(path, err) < 0)
+		return -1;
+	st = calloc(1, sizeof(*st));
+	if (!st || !(st->path = strdup(path))) {
+		free(st);
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	}
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&st->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if (open_file(st, err) < 0) {
+		state_close(st);
+		return -1;
+	}
+	*out = st;
+	return 0;
+}
+
+void state_close(struct state *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < STMT_CACHE_SIZE; i++)
+		sqlite3_finalize(st->stmts[i].stmt);
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st->path);
+	free(st);
+}

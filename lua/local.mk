@@ -1,0 +1,1 @@
+# lua/: build rules (see Makefile.am)

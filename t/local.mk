@@ -1,0 +1,21 @@
+# t/: TAP tests.  C unit tests are built as t/NNNN-name.t programs; shell
+# tests are t/NNNN-name.t scripts.  Areas: 0 harness, 1 kernel, 2 plugin
+# ABI, 3 Lua, 4 chains, 5 memory, 6 sandbox, 7 llm, 8 catalog, 9 end to end.
+EXTRA_DIST += t/tap.h t/lib.sh t/summary.sh
+
+T_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS) -I$(top_srcdir)/t
+T_LDADD = libsutracore.la $(DEP_LIBS)
+
+check_PROGRAMS += t/1001-util.t
+t_1001_util_t_SOURCES = t/1001-util.c
+t_1001_util_t_CFLAGS = $(T_CFLAGS)
+t_1001_util_t_LDADD = $(T_LDADD)
+
+SHELL_TESTS = \
+	t/1101-cli.t \
+	t/3001-lua-agent.t \
+	t/5001-memory.t \
+	t/8001-catalog.t
+
+TESTS += $(check_PROGRAMS) $(SHELL_TESTS)
+EXTRA_DIST += $(SHELL_TESTS)

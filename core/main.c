@@ -182,12 +182,13 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shorts,
 	while ((c = getopt_long(argc, argv, optstring, all, NULL)) != -1) {
 		int g;
 		if (c == OPT_HELP) {
-			cmd_help(cli, 2, (char *[]){"help", argv[0], NULL});
+			const char *name = cli->command ? cli->command : argv[0];
+			cmd_help(cli, 2, (char *[]){"help", (char *)name, NULL});
 			exit(0);
 		}
 		if (c == '?' || c == ':') {
 			const char *bad = argv[optind - 1];
-			cli_usage(argv[0], c == ':' ? "option '%s' needs a value"
+			cli_usage(cli->command, c == ':' ? "option '%s' needs a value"
 						    : "unknown option '%s'",
 				  bad);
 			return -1;
@@ -289,6 +290,7 @@ static int run_command(struct cli *cli, int argc, char **argv)
 		return cli_usage(NULL, "unknown command '%s' (see 'sutra help')",
 				 argv[0]);
 	/* Global options after the command are parsed with its own. */
+	cli->command = cmd->name;
 	return cmd->run(cli, argc, argv);
 }
 

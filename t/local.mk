@@ -15,7 +15,24 @@ SHELL_TESTS = \
 	t/1101-cli.t \
 	t/3001-lua-agent.t \
 	t/5001-memory.t \
+	t/2001-plugin.t \
 	t/8001-catalog.t
 
 TESTS += $(check_PROGRAMS) $(SHELL_TESTS)
 EXTRA_DIST += $(SHELL_TESTS)
+
+# Test plugins, built like any out-of-tree plugin.
+TEST_PLUGINS = t/plugins/good.so t/plugins/wrongabi.so t/plugins/nosymbol.so \
+	t/plugins/failinit.so
+check_DATA = $(TEST_PLUGINS)
+CLEANFILES += $(TEST_PLUGINS)
+EXTRA_DIST += $(TEST_PLUGINS:.so=.c)
+
+t/plugins/good.so: t/plugins/good.c include/sutra/plugin.h
+t/plugins/wrongabi.so: t/plugins/wrongabi.c include/sutra/plugin.h
+t/plugins/nosymbol.so: t/plugins/nosymbol.c
+t/plugins/failinit.so: t/plugins/failinit.c include/sutra/plugin.h
+$(TEST_PLUGINS):
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CC)$(CC) $(PLUGIN_CFLAGS) -o $@ $(top_srcdir)/$(@:.so=.c) \
+		$(PLUGIN_LINK_FLAGS)

@@ -7,6 +7,8 @@
 
 #include "cli.h"
 
+int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_chain(struct cli *cli, int argc, char **argv);
 int cmd_agent(struct cli *cli, int argc, char **argv);
 int cmd_memory(struct cli *cli, int argc, char **argv);
 int cmd_version(struct cli *cli, int argc, char **argv);

@@ -16,7 +16,11 @@ libsutracore_la_SOURCES = \
 	core/agent.c core/agent.h \
 	core/luart.c core/luart.h \
 	core/plughost.c core/plughost.h \
-	core/runtime.c core/runtime.h
+	core/runtime.c core/runtime.h \
+	core/expr.c core/expr.h \
+	core/chain.h core/chain_load.c core/chain_run.c core/chain_graph.c \
+	core/pool.c core/pool.h \
+	core/trace.c core/trace.h
 
 bin_PROGRAMS += sutra
 sutra_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
@@ -24,5 +28,7 @@ sutra_LDADD = libsutracore.la $(DEP_LIBS)
 sutra_SOURCES = \
 	core/main.c core/cli.h core/commands.h \
 	core/cmd_agent.c \
+	core/cmd_run.c \
+	core/cmd_chain.c \
 	core/cmd_memory.c \
 	core/cmd_help.c

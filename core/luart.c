@@ -911,6 +911,11 @@ void luart_thread_done(void)
 	thread_L = NULL;
 }
 
+void luart_push_base(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &key_base);
+}
+
 /* ------------------------------------------------------------ require */
 
 static int valid_module_name(const char *name)

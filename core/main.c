@@ -18,6 +18,20 @@
 
 const struct cli_command cli_commands[] = {
 	{
+		.name = "run",
+		.synopsis = "run CHAIN.yaml [-i KEY=VALUE]... [--input JSON|@FILE] "
+			    "[--session ID] [--max-parallel N] [--trace FILE]",
+		.summary = "run a chain and print its output as JSON",
+		.run = cmd_run,
+	},
+	{
+		.name = "chain",
+		.synopsis = "chain validate FILE...\n"
+			    "chain graph FILE [--format dot|mermaid]",
+		.summary = "check chain files, or draw one as a graph",
+		.run = cmd_chain,
+	},
+	{
 		.name = "agent",
 		.synopsis = "agent list\n"
 			    "agent info NAME\n"

@@ -2,30 +2,16 @@
 # C plugins: the host table, and every way loading can fail.
 . "${SUTRA_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 
-PLUGINS=$SUTRA_BUILDDIR/t/plugins
-
-# mkplugin PKG SOFILE AGENT [PERMISSIONS]: a plugin package in ./catalog.
-mkplugin() {
-	mkdir -p "catalog/$1"
-	cp "$2" "catalog/$1/$1.so"
-	cat >"catalog/$1/agent.yaml" <<YAML
-name: $1
-version: 1.0.0
-kind: plugin
-entry: $1.so
-agent: $3
-permissions: [${4:-}]
-YAML
-}
+PLUGINS=$TEST_PLUGINS
 
 sutra agent run textstats --input '{"text":"One fish. Two fish!","top":1}'
 is "$rc" 0 "the shipped textstats plugin runs"
 is "$out" '{"bytes":19,"chars":19,"words":4,"lines":1,"sentences":2,"avg_word_length":3.5,"top_words":[{"word":"fish","count":2}]}' "and counts"
 
-mkplugin counter "$PLUGINS/good.so" plug-counter memory
-sutra agent run counter
+mkplugin pcounter "$PLUGINS/good.so" plug-counter memory
+sutra agent run pcounter
 is "$out" '{"n":1,"inits":1,"attempt":1}' "init ran once and the agent sees its data"
-sutra agent run counter
+sutra agent run pcounter
 is "$out" '{"n":2,"inits":1,"attempt":1}' "plugin memory writes persist"
 sutra memory get plugin_n
 is "$out" 2 "through the same session memory"

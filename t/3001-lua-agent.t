@@ -32,20 +32,20 @@ like "$out" '^hello +1\.0\.0 +lua' "a dropped-in agent is listed"
 sutra agent run hello --input '{"who":"you"}'
 is "$out" '{"text":"hi you"}' "and runs"
 
-mkagent counter 'return { run = function(input, ctx)
+mkagent visits 'return { run = function(input, ctx)
   local n = (ctx.memory.get("n") or 0) + 1
   ctx.memory.set("n", n)
   ctx.memory.set("last", {who = input.who, tags = ctx.json.array()})
   return {n = n, session = ctx.session}
 end }' memory
-sutra agent run counter --input '{"who":"a"}'
-sutra agent run counter --input '{"who":"b"}'
+sutra agent run visits --input '{"who":"a"}'
+sutra agent run visits --input '{"who":"b"}'
 is "$out" '{"n":2,"session":"default"}' "memory survives to the next process"
 sutra memory get n
 is "$out" 2 "memory get sees what the agent wrote"
 sutra memory get last
 is "$out" '{"tags":[],"who":"b"}' "tables and marked empty arrays round-trip"
-sutra agent run counter --input '{"who":"c"}' --session s2
+sutra agent run visits --input '{"who":"c"}' --session s2
 is "$out" '{"n":1,"session":"s2"}' "--session selects another session"
 
 mkagent failing 'return { run = function(input, ctx)

@@ -14,6 +14,7 @@ t_1001_util_t_LDADD = $(T_LDADD)
 SHELL_TESTS = \
 	t/1101-cli.t \
 	t/3001-lua-agent.t \
+	t/4001-chain.t \
 	t/5001-memory.t \
 	t/2001-plugin.t \
 	t/8001-catalog.t

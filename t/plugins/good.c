@@ -91,6 +91,23 @@ static int slow_run(struct sutra_call *call)
 	return h->set_output(call, "\"finished\"");
 }
 
+/* Sleeps input.ms milliseconds (polling cancellation), returns input. */
+static int sleep_run(struct sutra_call *call)
+{
+	const struct sutra_host *h = call->host;
+	const char *in = h->input(call), *ms = strstr(in, "\"ms\":");
+	long left = ms ? atol(ms + 5) : 0;
+
+	while (left > 0) {
+		struct timespec ts = {0, (left < 5 ? left : 5) * 1000 * 1000};
+		if (h->cancelled(call))
+			return 1;
+		nanosleep(&ts, NULL);
+		left -= 5;
+	}
+	return h->set_output(call, in);
+}
+
 static int fail_run(struct sutra_call *call)
 {
 	call->host->error(call, "the plugin says no");
@@ -120,6 +137,7 @@ static const struct sutra_agent agents[] = {
 	{.name = "plug-caller", .description = "calls an agent", .run = caller_run},
 	{.name = "plug-slow", .description = "sleeps until cancelled", .run = slow_run},
 	{.name = "plug-fail", .description = "always fails", .run = fail_run},
+	{.name = "plug-sleep", .description = "sleeps", .run = sleep_run},
 	{.name = "plug-badjson", .description = "bad output", .run = badjson_run},
 	{.name = "plug-nomem", .description = "lacks memory", .run = nomem_run},
 };

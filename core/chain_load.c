@@ -1121,6 +1121,26 @@ out:
 	return rc;
 }
 
+/* Orders "FILE:LINE:COL: ..." messages by file, then position. */
+static int compare_diags(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	const char *xc = strchr(x, ':'), *yc = strchr(y, ':');
+	size_t xl = xc ? (size_t)(xc - x) : strlen(x);
+	size_t yl = yc ? (size_t)(yc - y) : strlen(y);
+	int c = strncmp(x, y, xl < yl ? xl : yl);
+	long xline = xc ? atol(xc + 1) : 0, yline = yc ? atol(yc + 1) : 0;
+	const char *xcol = xc ? strchr(xc + 1, ':') : NULL;
+	const char *ycol = yc ? strchr(yc + 1, ':') : NULL;
+
+	if (c || xl != yl)
+		return c ? c : (xl < yl ? -1 : 1);
+	if (xline != yline)
+		return xline < yline ? -1 : 1;
+	long xcoln = xcol ? atol(xcol + 1) : 0, ycoln = ycol ? atol(ycol + 1) : 0;
+	return xcoln < ycoln ? -1 : xcoln > ycoln;
+}
+
 int chain_load(const char *path, const struct catalog *cat,
 	       struct chain **out, struct chain_diag *diag,
 	       struct sutra_err *err)
@@ -1135,6 +1155,9 @@ int chain_load(const char *path, const struct catalog *cat,
 		return err_set(err, SUTRA_EUSAGE, "chain file '%s' not found",
 			       path);
 	load_file(&top, path, NULL, &c);
+	if (diag->n > 1)
+		qsort(diag->msgs, (size_t)diag->n, sizeof(*diag->msgs),
+		      compare_diags);
 	if (diag->n > 0 || !c) {
 		chain_free(c);
 		return err_set(err, SUTRA_EUSAGE, "%s: %d problem%s", path,

@@ -109,7 +109,7 @@ static int compile(lua_State *L, const char *source, struct sutra_err *err)
 
 	if (!code)
 		return err_set(err, SUTRA_ENOMEM, "out of memory");
-	snprintf(code, len + 16, "return (%s\n)", source);
+	snprintf(code, len + 16, "return %s", source);
 	rc = luaL_loadbufferx(L, code, strlen(code), "=expression", "t");
 	free(code);
 	if (rc != LUA_OK) {

@@ -15,6 +15,7 @@ SHELL_TESTS = \
 	t/1101-cli.t \
 	t/3001-lua-agent.t \
 	t/4001-chain.t \
+	t/4002-chain-validate.t \
 	t/5001-memory.t \
 	t/2001-plugin.t \
 	t/8001-catalog.t

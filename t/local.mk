@@ -16,6 +16,8 @@ SHELL_TESTS = \
 	t/3001-lua-agent.t \
 	t/4001-chain.t \
 	t/4002-chain-validate.t \
+	t/4003-chain-concurrency.t \
+	t/4004-chain-big.t \
 	t/5001-memory.t \
 	t/2001-plugin.t \
 	t/8001-catalog.t

@@ -108,6 +108,11 @@ static int sleep_run(struct sutra_call *call)
 	return h->set_output(call, in);
 }
 
+static int noop_run(struct sutra_call *call)
+{
+	return call->host->set_output(call, "{}");
+}
+
 static int fail_run(struct sutra_call *call)
 {
 	call->host->error(call, "the plugin says no");
@@ -138,6 +143,7 @@ static const struct sutra_agent agents[] = {
 	{.name = "plug-slow", .description = "sleeps until cancelled", .run = slow_run},
 	{.name = "plug-fail", .description = "always fails", .run = fail_run},
 	{.name = "plug-sleep", .description = "sleeps", .run = sleep_run},
+	{.name = "plug-noop", .description = "does nothing", .run = noop_run},
 	{.name = "plug-badjson", .description = "bad output", .run = badjson_run},
 	{.name = "plug-nomem", .description = "lacks memory", .run = nomem_run},
 };

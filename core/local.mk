@@ -20,7 +20,8 @@ libsutracore_la_SOURCES = \
 	core/expr.c core/expr.h \
 	core/chain.h core/chain_load.c core/chain_run.c core/chain_graph.c \
 	core/pool.c core/pool.h \
-	core/trace.c core/trace.h
+	core/trace.c core/trace.h \
+	core/runlog.c core/runlog.h
 
 bin_PROGRAMS += sutra
 sutra_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)

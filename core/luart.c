@@ -402,7 +402,7 @@ static int l_memory_get(lua_State *L) /* [-1, +1] */
 	struct agent_ctx *ctx = cur_ctx(L);
 	struct sutra_err err = {0};
 	char *text = NULL;
-	int rc = memtx_get(ctx->mem, key, &text, &err);
+	int rc = agent_memory_get(ctx, key, &text, &err);
 
 	if (rc < 0)
 		return raise_err(L, &err);
@@ -463,7 +463,7 @@ static int l_memory_keys(lua_State *L) /* [-0, +1] */
 {
 	struct sutra_err err = {0};
 	cJSON *keys = NULL;
-	int rc = memtx_keys(cur_ctx(L)->mem, &keys, &err);
+	int rc = agent_memory_keys(cur_ctx(L), &keys, &err);
 
 	return push_result(L, keys, rc, &err);
 }

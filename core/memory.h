@@ -80,6 +80,16 @@ int memtx_apply(struct memtx *tx, struct sutra_err *err);
 int memtx_commit(struct memtx *tx, struct sutra_err *err);
 /* Drops the staged writes (a failed attempt). */
 void memtx_discard(struct memtx *tx);
+/*
+ * The writes staged since a mark, for journaling what a nested agent call
+ * wrote: memtx_mark gives the mark, memtx_writes_since a new JSON array of
+ * [key, value-or-null] in staging order, memtx_restage stages them again.
+ */
+int memtx_mark(const struct memtx *tx);
+cJSON *memtx_writes_since(const struct memtx *tx, int mark);
+int memtx_restage(struct memtx *tx, const cJSON *writes,
+		  struct sutra_err *err);
+
 /* The database behind tx, opening it if needed; NULL with err set. */
 struct state *memtx_state(struct memtx *tx, struct sutra_err *err);
 

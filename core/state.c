@@ -65,6 +65,14 @@ static const char *const migrations[] = {
 	"CREATE TABLE llm_cache ("
 	"  key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL NOT NULL,"
 	"  hits INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+
+	/* 1 -> 2: durable runs.  runs.pid marks the process running a run
+	 * (so resume can tell a crashed run from a live one); steps.final
+	 * marks an attempt that ended its step (ok, or failed for good). */
+	"ALTER TABLE runs ADD COLUMN pid INTEGER;"
+	"ALTER TABLE runs ADD COLUMN durability TEXT NOT NULL DEFAULT 'sync';"
+	"ALTER TABLE steps ADD COLUMN final INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX runs_status ON runs (status);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(*migrations) ==
@@ -74,6 +82,11 @@ _Static_assert(sizeof(migrations) / sizeof(*migrations) ==
 const char *state_path(const struct state *st)
 {
 	return st->path;
+}
+
+sqlite3 *state_db(struct state *st)
+{
+	return st->db;
 }
 
 void state_lock(struct state *st)

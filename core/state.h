@@ -18,7 +18,7 @@
 /* 'SUTR': stored in PRAGMA application_id to recognise our files. */
 #define STATE_APPLICATION_ID 0x53555452
 /* The newest schema version this build writes. */
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 
 struct state;
 
@@ -49,6 +49,10 @@ void state_unlock(struct state *st);
  */
 sqlite3_stmt *state_stmt(struct state *st, const char *sql,
 			 struct sutra_err *err);
+
+/* The connection, for transaction control by modules that batch work
+ * (runlog).  Borrowed; use it only while holding the lock. */
+sqlite3 *state_db(struct state *st);
 
 /* Runs SQL without results.  Takes the lock. */
 int state_exec(struct state *st, const char *sql, struct sutra_err *err);

@@ -13,3 +13,17 @@ libsutracore_la_SOURCES += \
 	core/llm_store.c
 
 sutra_SOURCES += core/cmd_llm.c
+
+# Tests: units (7001-7003), against the fake provider (71xx), the CLI
+# (72xx), agents (73xx), an independent implementation (74xx).
+LLM_T_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS) -I$(top_srcdir)/t \
+	-I$(top_srcdir)/core
+check_PROGRAMS += t/7001-sse.t
+t_7001_sse_t_SOURCES = t/7001-sse.c
+t_7001_sse_t_CFLAGS = $(LLM_T_CFLAGS)
+t_7001_sse_t_LDADD = $(T_LDADD)
+EXTRA_DIST += t/fakellm.py
+check_PROGRAMS += t/7002-llm-units.t
+t_7002_llm_units_t_SOURCES = t/7002-llm-units.c
+t_7002_llm_units_t_CFLAGS = $(LLM_T_CFLAGS)
+t_7002_llm_units_t_LDADD = $(T_LDADD)

@@ -27,3 +27,7 @@ check_PROGRAMS += t/7002-llm-units.t
 t_7002_llm_units_t_SOURCES = t/7002-llm-units.c
 t_7002_llm_units_t_CFLAGS = $(LLM_T_CFLAGS)
 t_7002_llm_units_t_LDADD = $(T_LDADD)
+check_PROGRAMS += t/7101-llm-faults.t
+t_7101_llm_faults_t_SOURCES = t/7101-llm-faults.c t/fakellm.h
+t_7101_llm_faults_t_CFLAGS = $(LLM_T_CFLAGS)
+t_7101_llm_faults_t_LDADD = $(T_LDADD)

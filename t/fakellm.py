@@ -13,6 +13,7 @@ faults on demand.  Tests script the next responses:
                                      request once the queue is empty)
   fakellm.py ctl PORT log            the requests received (JSON list)
   fakellm.py ctl PORT stats          {"connections": N, "requests": N}
+                                     (connections that carried chat requests)
   fakellm.py ctl PORT reset          forget steps, log and counters
 
 A STEP is an object; every field is optional:
@@ -94,9 +95,7 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with STATE.lock:
-            STATE.connections += 1
-            self.conn_id = STATE.connections
+        self.conn_id = None
 
     # ---- control ----
     def reply_json(self, obj, status=200):
@@ -147,6 +146,11 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         with STATE.lock:
+            # Only connections that carry provider requests count: the
+            # control requests of the tests come on their own.
+            if self.conn_id is None:
+                STATE.connections += 1
+                self.conn_id = STATE.connections
             STATE.log.append({
                 "path": self.path, "conn": self.conn_id,
                 "headers": {k.lower(): v for k, v in self.headers.items()},

@@ -4,10 +4,8 @@
 # writes their rules; they are built on demand) and scripts to
 # BENCH_SHELL (run with the build directory as the current one).  The
 # names must not end in _PROGRAMS or _SCRIPTS: automake would take those
-# for install primaries and want a BENCHdir.
-BENCH_BINS =
-BENCH_SHELL =
-EXTRA_PROGRAMS =
+# for install primaries and want a BENCHdir.  Both start empty in
+# Makefile.am, so fragments included before this one can add to them.
 
 bench: all $(BENCH_BINS)
 	@$(MKDIR_P) bench

@@ -35,3 +35,12 @@ t_7101_llm_faults_t_LDADD = $(T_LDADD)
 LLM_SHELL_TESTS = t/7201-llm-cli.t
 TESTS += $(LLM_SHELL_TESTS)
 EXTRA_DIST += $(LLM_SHELL_TESTS) t/fakellm.h
+
+# Benchmark (make bench): client overhead, connection reuse, 32 parallel.
+EXTRA_PROGRAMS += bench/llm-bench
+BENCH_BINS += bench/llm-bench
+bench_llm_bench_SOURCES = bench/llm-bench.c t/fakellm.h
+bench_llm_bench_CFLAGS = $(LLM_T_CFLAGS)
+bench_llm_bench_LDADD = $(T_LDADD)
+
+dist_man_MANS += doc/sutra-llm.7

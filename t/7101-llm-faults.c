@@ -470,6 +470,7 @@ static void test_accounting(void)
 	cJSON_Delete(r);
 	chat_with(llm, "{\"prompt\": \"acc\", \"temperature\": 0.7, "
 		       "\"cache\": true}", &o, &r, &err);
+	cJSON_Delete(r);
 	chat_with(llm, "{\"prompt\": \"acc\", \"temperature\": 0.7, "
 		       "\"cache\": true}", &o, &r, &err);
 	ok(cJSON_IsTrue(cJSON_GetObjectItem(r, "cached")), "cache: true caches");

@@ -1,10 +1,13 @@
 # bench/: `make bench` runs every benchmark; each prints JSON lines
 # ({"bench": NAME, ...}) on stdout, collected in bench/results.jsonl.
-# Areas add C benchmarks to BENCH_BINS (built on demand) and shell
-# scripts to BENCH_SHELL (run with the build directory as the current one).
-BENCH_BINS = bench/bench_core
-BENCH_SHELL =
-EXTRA_PROGRAMS = bench/bench_core
+# Areas add C benchmarks to BENCH_BINS (and EXTRA_PROGRAMS, so automake
+# writes their rules; they are built on demand) and scripts to
+# BENCH_SHELL.  The names must not end in _PROGRAMS or _SCRIPTS: automake
+# would take those for install primaries.  Both start empty in
+# Makefile.am, so fragments included before this one can add to them.
+# Benchmarks get the path of the sutra binary as their first argument.
+BENCH_BINS += bench/bench_core
+EXTRA_PROGRAMS += bench/bench_core
 EXTRA_DIST += bench/catalog/bench-noop/agent.yaml bench/catalog/bench-sleep/agent.yaml
 
 bench_bench_core_SOURCES = bench/bench_core.c

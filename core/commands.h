@@ -11,6 +11,7 @@ int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_chain(struct cli *cli, int argc, char **argv);
 int cmd_agent(struct cli *cli, int argc, char **argv);
 int cmd_memory(struct cli *cli, int argc, char **argv);
+int cmd_llm(struct cli *cli, int argc, char **argv);
 int cmd_version(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
 

@@ -50,6 +50,14 @@ const struct cli_command cli_commands[] = {
 		.run = cmd_memory,
 	},
 	{
+		.name = "llm",
+		.synopsis = "llm chat [--provider NAME] [--model M] [--stream] "
+			    "[--no-cache] [--system TEXT] [--temperature T] "
+			    "PROMPT",
+		.summary = "chat with the configured LLM provider",
+		.run = cmd_llm,
+	},
+	{
 		.name = "version",
 		.synopsis = "version",
 		.summary = "print the version of sutra and its libraries",

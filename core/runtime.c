@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "llm.h"
 #include "util.h"
 
 #ifndef SUTRA_PKGDATADIR
@@ -165,6 +166,8 @@ int runtime_open(const struct runtime_options *opts, struct runtime **out,
 	if (!paths)
 		goto nomem;
 	if (catalog_load(paths, n_paths, &rt->catalog, err) < 0)
+		goto fail;
+	if (llm_runtime_init(rt, err) < 0)
 		goto fail;
 	runtime_free_paths(paths);
 	*out = rt;

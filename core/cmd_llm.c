@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "llm.h"
+#include "netmod.h"
 #include "util.h"
 
 struct chat_opts {
@@ -134,7 +135,8 @@ static int run_chat(struct cli *cli, const struct chat_opts *o,
 	cJSON *resp = NULL;
 	int rc;
 
-	if (!rt || !(co.state = runtime_state(rt, err)))
+	if (!rt || netmod_llm_ready(rt, err) < 0 ||
+	    !(co.state = runtime_state(rt, err)))
 		return cli_fail(err);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
@@ -203,7 +205,7 @@ static const struct cli_subcommand llm_subs[] = {
 	{0},
 };
 
-int cmd_llm(struct cli *cli, int argc, char **argv)
+int llm_cli_main(struct cli *cli, int argc, char **argv)
 {
 	return cli_dispatch(cli, "llm", llm_subs, argc, argv);
 }

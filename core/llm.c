@@ -935,6 +935,11 @@ int llm_runtime_init(struct runtime *rt, struct sutra_err *err)
 		return -1;
 	rt->llm = llm;
 	rt->llm_free = free_layer;
-	rt->llm_chat = effect;
 	return 0;
+}
+
+int llm_effect(struct agent_ctx *ctx, const cJSON *request, cJSON **result,
+	       struct sutra_err *err)
+{
+	return effect(ctx, request, result, err);
 }

@@ -89,9 +89,19 @@ int llm_chat(struct llm *llm, const struct llm_call_opts *opts,
 
 /*
  * Installs the layer into rt: builds rt->llm from rt's configuration and
- * sets rt->llm_chat/llm_free.  Called once by runtime_open.
+ * sets rt->llm_free.  Called once, on first use, by the kernel's netmod
+ * (which loads this layer as a module: see netmod.h).
  */
 int llm_runtime_init(struct runtime *rt, struct sutra_err *err);
+
+/* The agent effect (ctx.llm.chat, host->llm_chat) on an initialised rt. */
+struct agent_ctx;
+int llm_effect(struct agent_ctx *ctx, const cJSON *request, cJSON **result,
+	       struct sutra_err *err);
+
+/* `sutra llm ...` (the kernel's cmd_llm loads the module and calls it). */
+struct cli;
+int llm_cli_main(struct cli *cli, int argc, char **argv);
 
 /* The layer of a runtime (borrowed), or NULL. */
 struct llm *llm_of(struct runtime *rt);

@@ -1,7 +1,12 @@
 # core/llm.mk: the LLM layer (issue 6): core/llm*.c and core/sse.c in the
 # kernel library, `sutra llm`, the `llm` plugin agent of the shipped
 # catalog, its tests, benchmark and man page.
-libsutracore_la_SOURCES += \
+# The layer is a convenience library: linked into the sutra-net.so module
+# that the kernel loads on first use (core/netmod.h), and into the tests.
+noinst_LTLIBRARIES += libsutranet.la
+libsutranet_la_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
+libsutranet_la_SOURCES = \
+	core/cmd_llm.c \
 	core/sse.c core/sse.h \
 	core/llm.c core/llm.h core/llm_impl.h \
 	core/llm_config.c \
@@ -12,7 +17,11 @@ libsutracore_la_SOURCES += \
 	core/llm_http.c \
 	core/llm_store.c
 
-sutra_SOURCES += core/cmd_llm.c
+pkglib_LTLIBRARIES += sutra-net.la
+sutra_net_la_SOURCES = core/llm_module.c
+sutra_net_la_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
+sutra_net_la_LIBADD = libsutranet.la $(DEP_LIBS)
+sutra_net_la_LDFLAGS = -module -avoid-version -shared
 
 # Tests: units (7001-7003), against the fake provider (71xx), the CLI
 # (72xx), agents (73xx), an independent implementation (74xx).

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "llm.h"
+#include "netmod.h"
 #include "util.h"
 
 #ifndef SUTRA_PKGDATADIR
@@ -167,8 +167,7 @@ int runtime_open(const struct runtime_options *opts, struct runtime **out,
 		goto nomem;
 	if (catalog_load(paths, n_paths, &rt->catalog, err) < 0)
 		goto fail;
-	if (llm_runtime_init(rt, err) < 0)
-		goto fail;
+	netmod_install(rt);
 	runtime_free_paths(paths);
 	*out = rt;
 	return 0;

@@ -4,7 +4,7 @@
 EXTRA_DIST += t/tap.h t/lib.sh t/summary.sh
 
 T_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS) -I$(top_srcdir)/t
-T_LDADD = libsutracore.la $(DEP_LIBS)
+T_LDADD = libsutranet.la libsutracore.la $(DEP_LIBS)
 
 check_PROGRAMS += t/1001-util.t
 t_1001_util_t_SOURCES = t/1001-util.c

@@ -180,17 +180,22 @@ struct chain_run_opts {
 	int max_parallel;         /* cap for parallel and map; 0: 8 */
 	const atomic_int *cancel; /* set by SIGINT/SIGTERM; may be NULL */
 	struct trace *trace;      /* may be NULL */
+	struct runlog *runlog;    /* checkpoints, journal; NULL: none kept */
 	void (*on_event)(void *ud, const struct chain_event *ev);
 	void *ud;
 };
 
 struct runtime;
+struct runlog;
 
 /*
  * Runs a loaded chain with its inputs (see chain_inputs).  Returns 0 and
  * the chain's output (new; caller frees), or -1 with err naming the step
  * that failed: SUTRA_EFAILED/ETIMEOUT/EBUDGET for the chain's own
- * failures, SUTRA_EINTR when cancelled.
+ * failures, SUTRA_EINTR when cancelled, SUTRA_EWAITING when an ask step
+ * paused the run, SUTRA_ERUNTIME when a checkpoint could not be written.
+ * With opts->runlog every step attempt is checkpointed there (and, in
+ * resume mode, steps recorded as finished are not run again).
  */
 int chain_run(struct runtime *rt, const struct chain *c, const cJSON *inputs,
 	      const struct chain_run_opts *opts, cJSON **output,

@@ -20,7 +20,9 @@
 #include "agent.h"
 #include "log.h"
 #include "pool.h"
+#include "runlog.h"
 #include "runtime.h"
+#include "schema.h"
 #include "trace.h"
 #include "util.h"
 
@@ -56,6 +58,8 @@ struct exec {
 	int max_parallel;
 	int depth;
 	int64_t wall_deadline_ns;     /* the chain's budget.wall; 0: none */
+	struct runlog *rl;            /* checkpoints and journal; may be NULL */
+	atomic_int *fatal;            /* a checkpoint could not be written */
 };
 
 struct cursor {
@@ -306,42 +310,179 @@ static struct state *open_state(void *ud, struct sutra_err *err)
 	return runtime_state(ud, err);
 }
 
-/* One call of agent a with the template with (NULL: {}), its memory
- * writes committed when it succeeds. */
-static int call_agent(const struct cursor *cur, const struct step *s,
-		      struct agent *a, const struct tmpl *with,
-		      const char *path, int attempt, int64_t deadline,
-		      cJSON **out, struct sutra_err *err)
+static int status_of(const struct cursor *cur, const struct sutra_err *e);
+static int retryable(const struct cursor *cur, const struct sutra_err *e);
+
+static int replaying(const struct exec *x)
+{
+	return x->rl && runlog_mode(x->rl) == RUNLOG_REPLAY;
+}
+
+/* Records an attempt; a failure to write it stops the whole run. */
+static int checkpoint(const struct cursor *cur, struct memtx *tx,
+		      struct runlog_attempt *j, const char *path, int attempt,
+		      int status, int final, const cJSON *input,
+		      const cJSON *output, const struct sutra_err *e,
+		      int64_t started_ns, struct sutra_err *err)
+{
+	struct exec *x = cur->x;
+	double started = now_unix() - (double)(now_ns() - started_ns) / 1e9;
+
+	if (!x->rl)
+		return tx && memtx_commit(tx, err) < 0 ? -1 : 0;
+	if (runlog_checkpoint(x->rl, tx, j, path, attempt, status_names[status],
+			      final, input, output, e ? e->msg : NULL, started,
+			      err) == 0)
+		return 0;
+	atomic_store(x->fatal, 1);
+	return -1;
+}
+
+/*
+ * One attempt of agent a on the template with (NULL: {}): its memory
+ * writes and its checkpoint commit together when it succeeds; a failed
+ * attempt is recorded (final when no retry follows) and its writes are
+ * dropped.  An interrupted attempt records nothing: resume runs it again,
+ * replaying what its journal holds.
+ */
+static int agent_attempt(const struct cursor *cur, const struct step *s,
+			 struct agent *a, const struct tmpl *with,
+			 const char *path, int attempt, int last,
+			 cJSON **out, struct sutra_err *err)
 {
 	struct exec *x = cur->x;
 	cJSON *input = NULL;
 	struct agent_ctx ctx = {
 		.rt = x->rt, .session = x->session, .run_id = x->opts->run_id,
-		.step_id = path, .attempt = attempt, .deadline_ns = deadline,
-		.cancel = x->opts->cancel,
+		.step_id = path, .attempt = attempt,
+		.deadline_ns = attempt_deadline(cur, s), .cancel = x->opts->cancel,
 	};
 	struct log_scope scope = {.run = x->opts->run_id, .step = path};
-	int rc;
+	int64_t t0 = now_ns();
+	int rc, status;
 
-	(void)s;
+	*out = NULL;
 	if (with ? eval_tmpl(cur, with, &input, err) < 0
 		 : !(input = cJSON_CreateObject()))
 		return err->code ? -1 : err_set(err, SUTRA_ENOMEM, "out of memory");
-	if (!(ctx.mem = memtx_new(x->session, open_state, x->rt))) {
-		cJSON_Delete(input);
-		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	ctx.mem = memtx_new(x->session, open_state, x->rt);
+	ctx.journal = x->rl ? runlog_attempt_new(x->rl, path, attempt) : NULL;
+	if (!ctx.mem || (x->rl && !ctx.journal)) {
+		rc = err_set(err, SUTRA_ENOMEM, "out of memory");
+		goto out;
 	}
 	scope = log_scope_swap(scope);
 	rc = agent_invoke(a, input, &ctx, out, err);
 	log_scope_swap(scope);
-	if (rc == 0 && memtx_commit(ctx.mem, err) < 0) {
+	status = rc == 0 ? STATUS_OK : status_of(cur, err);
+	trace_attempt(cur, s, path, t0, status, attempt);
+	if (status == STATUS_INTERRUPTED)
+		goto out;
+	int final = rc == 0 || attempt >= last || !retryable(cur, err);
+	struct sutra_err cerr = {0};
+	if (checkpoint(cur, rc == 0 ? ctx.mem : NULL, ctx.journal, path, attempt,
+		       status, final, input, *out, rc == 0 ? NULL : err, t0,
+		       &cerr) < 0) {
 		cJSON_Delete(*out);
 		*out = NULL;
+		*err = cerr;
 		rc = -1;
 	}
+out:
+	runlog_attempt_free(ctx.journal);
 	memtx_free(ctx.mem);
 	cJSON_Delete(input);
 	return rc;
+}
+
+/*
+ * Runs agent a for a step (or a map item) with s's retry policy.  On
+ * resume a step whose final attempt was recorded is not run again: its
+ * recorded output (or, under on_error: continue, its failure) is reused,
+ * and attempts continue their numbering, so a killed run gets no extra
+ * retries and an interrupted attempt finds its journal.
+ */
+static int run_agent(const struct cursor *cur, const struct step *s,
+		     struct agent *a, const struct tmpl *with,
+		     const char *path, cJSON **out, int *attempts,
+		     struct sutra_err *err)
+{
+	struct exec *x = cur->x;
+	const struct runlog_step *rs = x->rl && !replaying(x)
+					       ? runlog_step(x->rl, path) : NULL;
+	int first = 1, last;
+
+	if (rs && rs->final && strcmp(rs->status, "ok") == 0) {
+		*attempts = rs->last_attempt;
+		*out = rs->output ? cJSON_Duplicate(rs->output, 1)
+				  : cJSON_CreateNull();
+		emit(cur, "step.reused", s, path, STATUS_OK, *attempts, 0, NULL);
+		return 0;
+	}
+	if (rs && rs->final && s->continue_on_error) {
+		*attempts = rs->last_attempt;
+		return err_set(err, strcmp(rs->status, "timeout") ? SUTRA_EFAILED
+								  : SUTRA_ETIMEOUT,
+			       "%s", rs->error ? rs->error : "failed");
+	}
+	if (rs)
+		first = rs->last_attempt + 1;
+	/* A recorded final failure (the run failed there) gets a fresh set
+	 * of attempts; an unfinished retry sequence continues. */
+	last = (rs && !rs->final ? 1 : first) + s->retry_max;
+	for (int attempt = first;; attempt++) {
+		*attempts = attempt;
+		emit(cur, "step.started", s, path, 0, attempt, 0, NULL);
+		int64_t t0 = now_ns();
+		if (agent_attempt(cur, s, a, with, path, attempt, last, out, err) == 0)
+			return 0;
+		if (attempt >= last || !retryable(cur, err) ||
+		    (!replaying(x) && backoff_sleep(cur, s, attempt) < 0))
+			return -1;
+		emit(cur, "step.retrying", s, path, status_of(cur, err), attempt,
+		     now_ns() - t0, err->msg);
+		err_clear(err);
+	}
+}
+
+/*
+ * An ask step: reuses a recorded answer, or records the question, marks
+ * the run waiting and stops it (SUTRA_EWAITING) until `sutra resume
+ * --answer` records the answer.
+ */
+static int run_ask(const struct cursor *cur, const struct step *s,
+		   const char *path, cJSON **out, struct sutra_err *err)
+{
+	struct exec *x = cur->x;
+	const struct runlog_step *rs = x->rl ? runlog_step(x->rl, path) : NULL;
+	cJSON *question = NULL, *input;
+	int rc;
+
+	if (!x->rl)
+		return err_set(err, SUTRA_EFAILED,
+			       "ask needs a recorded run (a state database)");
+	if (rs && rs->final && strcmp(rs->status, "ok") == 0) {
+		*out = rs->output ? cJSON_Duplicate(rs->output, 1)
+				  : cJSON_CreateNull();
+		return 0;
+	}
+	if (replaying(x))
+		return err_set(err, SUTRA_EFAILED, "no recorded answer to replay");
+	if (eval_tmpl(cur, s->question, &question, err) < 0)
+		return -1;
+	input = cJSON_CreateObject();
+	cJSON_AddItemToObject(input, "question", question);
+	if (s->schema)
+		cJSON_AddItemToObject(input, "schema", cJSON_Duplicate(s->schema, 1));
+	struct sutra_err cerr = {0};
+	rc = checkpoint(cur, NULL, NULL, path, rs ? rs->last_attempt : 1,
+			STATUS_WAITING, 0, input, NULL, NULL, now_ns(), &cerr);
+	cJSON_Delete(input);
+	if (rc < 0) {
+		*err = cerr;
+		return -1;
+	}
+	return err_set(err, SUTRA_EWAITING, "waiting for an answer");
 }
 
 /* ------------------------------------------------------ compound steps */
@@ -496,11 +637,6 @@ struct items {
 	struct sutra_err *errs;
 };
 
-static int attempts_of(const struct cursor *cur, const struct step *s,
-		       const char *path, struct agent *a,
-		       const struct tmpl *with, cJSON **out, int *attempts,
-		       struct sutra_err *err);
-
 static void run_item(void *ud, int i)
 {
 	struct items *it = ud;
@@ -514,8 +650,8 @@ static void run_item(void *ud, int i)
 		char path[PATH_MAX_LEN];
 		snprintf(path, sizeof(path), "%s%s[%d]", it->cur->prefix, s->id,
 			 i + 1);
-		it->rcs[i] = attempts_of(&c, s, path, s->agent, s->with,
-					 &it->outputs[i], &attempts, &it->errs[i]);
+		it->rcs[i] = run_agent(&c, s, s->agent, s->with, path,
+				       &it->outputs[i], &attempts, &it->errs[i]);
 	} else {
 		it->rcs[i] = run_list(&c, &s->steps, &it->errs[i]);
 		if (it->rcs[i] == 0)
@@ -639,8 +775,8 @@ static int run_attempt(const struct cursor *cur, const struct step *s,
 
 	switch (s->kind) {
 	case STEP_AGENT:
-		return call_agent(cur, s, s->agent, s->with, path, attempt,
-				  deadline, out, err);
+	case STEP_ASK:
+		break;   /* run_step runs these itself */
 	case STEP_PARALLEL:
 		return run_parallel(cur, s, deadline, out, err);
 	case STEP_LOOP:
@@ -651,11 +787,9 @@ static int run_attempt(const struct cursor *cur, const struct step *s,
 		return run_subchain(cur, s, deadline, out, err);
 	case STEP_SWITCH:
 		return run_switch(cur, s, deadline, out, err);
-	case STEP_ASK:
-		return err_set(err, SUTRA_EFAILED,
-			       "ask steps need a durable run (not available "
-			       "in this build)");
 	}
+	(void)path;
+	(void)attempt;
 	return err_set(err, SUTRA_EFAILED, "unknown step kind");
 }
 
@@ -663,6 +797,8 @@ static int run_attempt(const struct cursor *cur, const struct step *s,
 
 static int status_of(const struct cursor *cur, const struct sutra_err *e)
 {
+	if (e->code == SUTRA_EWAITING)
+		return STATUS_WAITING;
 	if (e->code == SUTRA_EINTR || cancelled(cur->x))
 		return STATUS_INTERRUPTED;
 	return e->code == SUTRA_ETIMEOUT ? STATUS_TIMEOUT : STATUS_FAILED;
@@ -672,37 +808,8 @@ static int status_of(const struct cursor *cur, const struct sutra_err *e)
 static int retryable(const struct cursor *cur, const struct sutra_err *e)
 {
 	return e->code != SUTRA_EINTR && e->code != SUTRA_EBUDGET &&
-	       e->code != SUTRA_EUSAGE && !cancelled(cur->x);
-}
-
-/*
- * Runs attempts of an agent call (map items) with s's retry policy.
- * Returns 0 with *out, or -1 with err.
- */
-static int attempts_of(const struct cursor *cur, const struct step *s,
-		       const char *path, struct agent *a,
-		       const struct tmpl *with, cJSON **out, int *attempts,
-		       struct sutra_err *err)
-{
-	for (int attempt = 1;; attempt++) {
-		struct sutra_err e = {0};
-		int64_t t0 = now_ns();
-		*attempts = attempt;
-		int rc = call_agent(cur, s, a, with, path, attempt,
-				    attempt_deadline(cur, s), out, &e);
-		trace_attempt(cur, s, path, t0, rc == 0 ? STATUS_OK
-							: status_of(cur, &e),
-			      attempt);
-		if (rc == 0)
-			return 0;
-		if (attempt > s->retry_max || !retryable(cur, &e) ||
-		    backoff_sleep(cur, s, attempt) < 0) {
-			*err = e;
-			if (cancelled(cur->x))
-				err_set(err, SUTRA_EINTR, "interrupted");
-			return -1;
-		}
-	}
+	       e->code != SUTRA_EUSAGE && e->code != SUTRA_EWAITING &&
+	       !cancelled(cur->x) && !atomic_load(cur->x->fatal);
 }
 
 /* Adds "step 'PATH': " unless a nested step already named itself. */
@@ -724,10 +831,12 @@ static int finish_failure(struct cursor *cur, const struct step *s,
 	}
 	name_step(e, path);
 	set_result(r, status, NULL, e->msg, attempts);
-	emit(cur, status == STATUS_TIMEOUT ? "step.timeout" : "step.failed", s,
-	     path, status, attempts, 0, e->msg);
+	emit(cur, status == STATUS_TIMEOUT ? "step.timeout"
+		  : status == STATUS_WAITING ? "step.waiting" : "step.failed",
+	     s, path, status, attempts, 0, e->msg);
 	if (s->continue_on_error && status != STATUS_INTERRUPTED &&
-	    e->code != SUTRA_EBUDGET)
+	    status != STATUS_WAITING && e->code != SUTRA_EBUDGET &&
+	    !atomic_load(cur->x->fatal))
 		return 0;
 	*err = *e;
 	return -1;
@@ -754,6 +863,21 @@ static int run_step(struct cursor *cur, const struct step *s,
 			return 0;
 		}
 	}
+	if (s->kind == STEP_AGENT || s->kind == STEP_ASK) {
+		cJSON *out = NULL;
+		int64_t t0 = now_ns();
+		attempt = 1;
+		rc = s->kind == STEP_AGENT
+			     ? run_agent(cur, s, s->agent, s->with, path, &out,
+					 &attempt, &e)
+			     : run_ask(cur, s, path, &out, &e);
+		if (rc < 0)
+			return finish_failure(cur, s, path, r, attempt, &e, err);
+		set_result(r, STATUS_OK, out, NULL, attempt);
+		emit(cur, "step.completed", s, path, STATUS_OK, attempt,
+		     now_ns() - t0, NULL);
+		return 0;
+	}
 	/* Map items retry one by one, not the whole map. */
 	int retry_max = s->kind == STEP_MAP && s->agent ? 0 : s->retry_max;
 	for (attempt = 1;; attempt++) {
@@ -765,8 +889,6 @@ static int run_step(struct cursor *cur, const struct step *s,
 		int status = rc == 0 ? STATUS_OK
 			     : rc == ATTEMPT_SKIPPED ? STATUS_SKIPPED
 						     : status_of(cur, &e);
-		if (s->kind == STEP_AGENT)
-			trace_attempt(cur, s, path, t0, status, attempt);
 		if (rc >= 0) {
 			set_result(r, status, rc == 0 ? out : NULL, NULL, attempt);
 			emit(cur, rc == 0 ? "step.completed" : "step.skipped", s,
@@ -774,7 +896,7 @@ static int run_step(struct cursor *cur, const struct step *s,
 			return 0;
 		}
 		if (attempt > retry_max || !retryable(cur, &e) ||
-		    backoff_sleep(cur, s, attempt) < 0)
+		    (!replaying(cur->x) && backoff_sleep(cur, s, attempt) < 0))
 			break;
 		emit(cur, "step.retrying", s, path, status, attempt,
 		     now_ns() - t0, e.msg);
@@ -819,11 +941,13 @@ int chain_run(struct runtime *rt, const struct chain *c, const cJSON *inputs,
 	      const struct chain_run_opts *opts, cJSON **output,
 	      struct sutra_err *err)
 {
+	atomic_int fatal = 0;
 	struct exec x = {
 		.rt = rt, .chain = c, .inputs = inputs, .opts = opts,
 		.session = opts->session ? opts->session : "default",
 		.max_parallel = opts->max_parallel > 0 ? opts->max_parallel
 						       : DEFAULT_MAX_PARALLEL,
+		.rl = opts->runlog, .fatal = &fatal,
 	};
 	int rc;
 

@@ -33,6 +33,7 @@ sutra_SOURCES = \
 	core/main.c core/cli.h core/commands.h \
 	core/cmd_agent.c \
 	core/cmd_run.c \
+	core/cmd_runs.c \
 	core/cmd_chain.c \
 	core/cmd_memory.c \
 	core/cmd_help.c \

@@ -20,9 +20,30 @@ const struct cli_command cli_commands[] = {
 	{
 		.name = "run",
 		.synopsis = "run CHAIN.yaml [-i KEY=VALUE]... [--input JSON|@FILE] "
-			    "[--session ID] [--max-parallel N] [--trace FILE]",
+			    "[--session ID] [--max-parallel N] [--trace FILE] "
+			    "[--durability sync|batch]",
 		.summary = "run a chain and print its output as JSON",
 		.run = cmd_run,
+	},
+	{
+		.name = "resume",
+		.synopsis = "resume RUN_ID|last [--answer JSON|@FILE]",
+		.summary = "continue a run from its checkpoints (or answer its "
+			   "question)",
+		.run = cmd_resume,
+	},
+	{
+		.name = "replay",
+		.synopsis = "replay RUN_ID|last",
+		.summary = "re-run a recorded run offline and report divergences",
+		.run = cmd_replay,
+	},
+	{
+		.name = "runs",
+		.synopsis = "runs [list]\n"
+			    "runs show RUN_ID [--events]",
+		.summary = "list recorded runs, or show one's timeline",
+		.run = cmd_runs,
 	},
 	{
 		.name = "chain",

@@ -75,8 +75,12 @@ static const char SQL_JOURNAL_OF_RUN[] =
 static const char SQL_EVENT_INSERT[] =
 	"INSERT INTO events (run, step, ts, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_WAITING[] =
-	"SELECT path FROM steps WHERE run = ?1 AND status = 'waiting' "
-	"ORDER BY started DESC LIMIT 1";
+	"SELECT s.path, s.input FROM steps s WHERE s.run = ?1 AND "
+	"s.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM steps o WHERE "
+	"o.run = s.run AND o.path = s.path AND o.attempt >= s.attempt AND "
+	"o.status <> 'waiting') ORDER BY s.started DESC LIMIT 1";
+static const char SQL_LAST_RUN[] =
+	"SELECT id FROM runs ORDER BY started DESC LIMIT 1";
 static const char SQL_RUNS_LIST[] =
 	"SELECT id, chain, session, status, started, ended FROM runs "
 	"ORDER BY started DESC LIMIT ?1";
@@ -574,9 +578,16 @@ int runlog_effect_begin(struct runlog_attempt *a, const char *kind,
 		return 0;
 	j = find_entry(rl, a->path, a->attempt, *seq);
 	if (!j) {
-		if (rl->mode == RUNLOG_REPLAY)
+		if (rl->mode == RUNLOG_REPLAY) {
 			runlog_diverge(rl, a->path, "attempt %d, effect %d: %s "
 				       "is not in the journal", a->attempt, *seq, kind);
+			/* Replay is offline: reading memory or running an
+			 * agent's code is fine, paying a provider is not. */
+			if (strncmp(kind, "memory.", 7) != 0 && strcmp(kind, "call") != 0)
+				return err_set(err, SUTRA_EFAILED,
+					       "%s is not in the journal (replay "
+					       "runs offline)", kind);
+		}
 		a->live = 1;
 		return 0;
 	}
@@ -813,21 +824,46 @@ cJSON *runlog_divergences(struct runlog *rl)
 
 /* --------------------------------------------------------- ask answers */
 
-char *runlog_waiting_path(struct state *st, const char *run_id,
-			  struct sutra_err *err)
+int runlog_waiting(struct state *st, const char *run_id, char **path,
+		   cJSON **input, struct sutra_err *err)
 {
 	sqlite3_stmt *s;
-	char *path = NULL;
+	int rc, found = 0;
+
+	*path = NULL;
+	*input = NULL;
+	state_lock(st);
+	if (!(s = state_stmt(st, SQL_WAITING, err))) {
+		state_unlock(st);
+		return -1;
+	}
+	bind_text(s, 1, run_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*path = col_dup(s, 0);
+		*input = col_json(s, 1);
+		found = 1;
+	}
+	sqlite3_reset(s);
+	state_unlock(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return state_fail(st, rc, "read run", err);
+	return found;
+}
+
+char *runlog_last_id(struct state *st, struct sutra_err *err)
+{
+	sqlite3_stmt *s;
+	char *id = NULL;
 
 	state_lock(st);
-	if ((s = state_stmt(st, SQL_WAITING, err))) {
-		bind_text(s, 1, run_id);
+	if ((s = state_stmt(st, SQL_LAST_RUN, err))) {
 		if (sqlite3_step(s) == SQLITE_ROW)
-			path = col_dup(s, 0);
+			id = col_dup(s, 0);
 		sqlite3_reset(s);
 	}
 	state_unlock(st);
-	return path;
+	return id;
 }
 
 int runlog_answer(struct state *st, const char *run_id, const char *path,

@@ -154,9 +154,16 @@ cJSON *runlog_divergences(struct runlog *rl);
  */
 int runlog_answer(struct state *st, const char *run_id, const char *path,
 		  const cJSON *answer, struct sutra_err *err);
-/* The path of the step a waiting run waits at (new string), or NULL. */
-char *runlog_waiting_path(struct state *st, const char *run_id,
-			  struct sutra_err *err);
+/*
+ * Where a waiting run waits: returns 1 with the step's path (new string)
+ * and its recorded input {question, schema} (new JSON), 0 when it waits
+ * nowhere, -1 on error.
+ */
+int runlog_waiting(struct state *st, const char *run_id, char **path,
+		   cJSON **input, struct sutra_err *err);
+
+/* The id of the most recently started run (new string), or NULL. */
+char *runlog_last_id(struct state *st, struct sutra_err *err);
 
 /* Listings for `sutra runs`: new JSON (caller frees). */
 int runlog_list(struct state *st, int limit, cJSON **out,

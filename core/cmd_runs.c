@@ -1,5 +1,6 @@
 /* cmd_runs.c - `sutra runs [list | show RUN_ID [--events]]`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -131,12 +132,19 @@ static int runs_show(struct cli *cli, int argc, char **argv)
 		return cli_usage("runs", "'runs show' takes a run id");
 	if (!(st = cli_state(cli, &err)))
 		return cli_fail(&err);
-	if (runlog_show(st, argv[first], &run, &err) < 0)
+	char *last = strcmp(argv[first], "last") ? NULL : runlog_last_id(st, &err);
+	const char *id = last ? last : argv[first];
+	if (runlog_show(st, id, &run, &err) < 0) {
+		free(last);
 		return cli_fail(&err);
+	}
 	if (events) {
 		cJSON_Delete(run);
-		return print_events(st, argv[first]);
+		int rc = print_events(st, id);
+		free(last);
+		return rc;
 	}
+	free(last);
 	if (cli->json)
 		cli_print_json(run);
 	else

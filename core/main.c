@@ -66,7 +66,11 @@ const struct cli_command cli_commands[] = {
 			    "memory set KEY JSON [--session ID]\n"
 			    "memory del KEY [--session ID]\n"
 			    "memory list [--session ID]\n"
-			    "memory sessions",
+			    "memory sessions\n"
+			    "memory backup FILE\n"
+			    "memory restore FILE\n"
+			    "memory export [--session ID]\n"
+			    "memory import FILE [--session ID]",
 		.summary = "read and write session memory",
 		.run = cmd_memory,
 	},

@@ -153,6 +153,35 @@ int memory_del(struct state *st, const char *session, const char *key,
 	return existed;
 }
 
+int memory_import(struct state *st, const char *session, const cJSON *object,
+		  struct sutra_err *err)
+{
+	const cJSON *m;
+
+	if (!cJSON_IsObject(object))
+		return err_set(err, SUTRA_EUSAGE, "memory to import must be an "
+			       "object of key: value");
+	if (state_begin(st, err) < 0)
+		return -1;
+	cJSON_ArrayForEach(m, object) {
+		char *text = cJSON_PrintUnformatted(m);
+		int rc = text && memory_check_key(m->string, err) == 0
+				 ? set_in_tx(st, session, m->string, text, err)
+				 : -1;
+		cJSON_free(text);
+		if (rc < 0) {
+			state_rollback(st);
+			return err->code ? -1 : err_set(err, SUTRA_ENOMEM,
+							"out of memory");
+		}
+	}
+	if (state_commit(st, err) < 0) {
+		state_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
 static cJSON *parse_or_string(const char *text)
 {
 	cJSON *v = cJSON_Parse(text);

@@ -41,6 +41,11 @@ int memory_list(struct state *st, const char *session, cJSON **out,
 /* Sessions as a new JSON array of {id, keys, created, updated}. */
 int memory_sessions(struct state *st, cJSON **out, struct sutra_err *err);
 
+/* Writes every member of object (key: value) into session, all in one
+ * transaction. */
+int memory_import(struct state *st, const char *session, const cJSON *object,
+		  struct sutra_err *err);
+
 /* Checks a memory key: non-empty, at most 512 bytes, no NUL. */
 int memory_check_key(const char *key, struct sutra_err *err);
 

@@ -73,6 +73,19 @@ void state_rollback(struct state *st);
 int state_fail(struct state *st, int rc, const char *what,
 	       struct sutra_err *err);
 
+/*
+ * Online backup to path with SQLite's backup API: consistent even while
+ * other processes write.  Written to PATH.tmp and renamed into place.
+ */
+int state_backup(struct state *st, const char *path, struct sutra_err *err);
+
+/*
+ * Replaces the database's content with a backup's, in one transaction
+ * (all of it or none), after checking that the file is a sutra state
+ * database of this schema or an older one (which is then migrated).
+ */
+int state_restore(struct state *st, const char *from, struct sutra_err *err);
+
 /* Schema version of an open database (PRAGMA user_version). */
 int state_schema_version(struct state *st);
 

@@ -108,6 +108,25 @@ static int sleep_run(struct sutra_call *call)
 	return h->set_output(call, in);
 }
 
+/* Appends a line to the file named in input "file": an external effect
+ * whose count tests can check (journal replay must not repeat it). */
+static int count_run(struct sutra_call *call)
+{
+	const char *in = call->host->input(call), *f = strstr(in, "\"file\":\"");
+	char path[512] = "";
+	FILE *fp;
+
+	if (f)
+		sscanf(f + 8, "%511[^\"]", path);
+	if (!*path || !(fp = fopen(path, "a"))) {
+		call->host->error(call, "cannot open the count file");
+		return 1;
+	}
+	fputs("called\n", fp);
+	fclose(fp);
+	return call->host->set_output(call, "\"counted\"");
+}
+
 static int noop_run(struct sutra_call *call)
 {
 	return call->host->set_output(call, "{}");
@@ -144,6 +163,7 @@ static const struct sutra_agent agents[] = {
 	{.name = "plug-fail", .description = "always fails", .run = fail_run},
 	{.name = "plug-sleep", .description = "sleeps", .run = sleep_run},
 	{.name = "plug-noop", .description = "does nothing", .run = noop_run},
+	{.name = "plug-count", .description = "appends to a file", .run = count_run},
 	{.name = "plug-badjson", .description = "bad output", .run = badjson_run},
 	{.name = "plug-nomem", .description = "lacks memory", .run = nomem_run},
 };

@@ -18,6 +18,7 @@ SHELL_TESTS = \
 	t/4002-chain-validate.t \
 	t/4003-chain-concurrency.t \
 	t/4004-chain-big.t \
+	t/4101-durable.t \
 	t/5001-memory.t \
 	t/2001-plugin.t \
 	t/8001-catalog.t

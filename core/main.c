@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +348,9 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	setlocale(LC_CTYPE, "");
+	/* Past a file size limit, writes fail with EFBIG (and the state
+	 * database reports it) instead of the process being killed. */
+	signal(SIGXFSZ, SIG_IGN);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:C:qvh", global_longs, NULL)) != -1) {
 		if (c == 'h' || c == OPT_HELP) {

@@ -20,6 +20,7 @@ SHELL_TESTS = \
 	t/4004-chain-big.t \
 	t/4101-durable.t \
 	t/5001-memory.t \
+	t/5002-state.t \
 	t/2001-plugin.t \
 	t/8001-catalog.t
 

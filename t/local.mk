@@ -12,6 +12,7 @@ t_1001_util_t_CFLAGS = $(T_CFLAGS)
 t_1001_util_t_LDADD = $(T_LDADD)
 
 SHELL_TESTS = \
+	t/0002-docs.t \
 	t/1101-cli.t \
 	t/3001-lua-agent.t \
 	t/4001-chain.t \

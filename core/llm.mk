@@ -52,4 +52,3 @@ bench_llm_bench_SOURCES = bench/llm-bench.c t/fakellm.h
 bench_llm_bench_CFLAGS = $(LLM_T_CFLAGS)
 bench_llm_bench_LDADD = $(T_LDADD)
 
-dist_man_MANS += doc/sutra-llm.7

@@ -5,4 +5,5 @@ dist_man_MANS += \
 	doc/sutra-chain.5 \
 	doc/sutra-catalog.5 \
 	doc/sutra-lua.3 \
-	doc/sutra-plugin.3
+	doc/sutra-plugin.3 \
+	doc/sutra-llm.7

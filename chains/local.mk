@@ -1,1 +1,4 @@
-# chains/: build rules (see Makefile.am)
+# chains/: example chains, installed under $(pkgdatadir)/chains.
+nobase_dist_pkgdata_DATA += \
+	chains/demo.yaml \
+	chains/hello.yaml

@@ -80,6 +80,16 @@ int agent_should_stop(const struct agent_ctx *ctx, struct sutra_err *err)
 	return 0;
 }
 
+static int has_defaults(const cJSON *fields)
+{
+	const cJSON *f;
+
+	cJSON_ArrayForEach(f, fields)
+		if (cJSON_GetObjectItemCaseSensitive(f, "default"))
+			return 1;
+	return 0;
+}
+
 int agent_invoke(struct agent *a, const cJSON *input, struct agent_ctx *ctx,
 		 cJSON **output, struct sutra_err *err)
 {
@@ -95,11 +105,29 @@ int agent_invoke(struct agent *a, const cJSON *input, struct agent_ctx *ctx,
 	if (a->input_schema &&
 	    schema_check_fields(a->input_schema, input, what, err) < 0)
 		return -1;
+	cJSON *with_defaults = NULL;
+	if (a->input_schema && has_defaults(a->input_schema)) {
+		if (!(with_defaults = cJSON_Duplicate(input, 1)) ||
+		    schema_apply_defaults(a->input_schema, with_defaults, err) < 0) {
+			cJSON_Delete(with_defaults);
+			return err->code ? -1 : err_set(err, SUTRA_ENOMEM, "out of memory");
+		}
+		input = with_defaults;
+	}
 	own.agent = a;
 	scope.agent = a->name;
 	scope = log_scope_swap(scope);
 	rc = kind_ops[a->kind]->invoke(a, input, &own, output, err);
 	log_scope_swap(scope);
+	cJSON_Delete(with_defaults);
+	snprintf(what, sizeof(what), "agent '%s': output", a->name);
+	if (rc == 0 && a->output_schema && *output &&
+	    schema_check(a->output_schema, *output, what, err) < 0) {
+		err->code = SUTRA_EFAILED;
+		cJSON_Delete(*output);
+		*output = NULL;
+		return -1;
+	}
 	if (rc < 0) {
 		/* Timeouts and cancellation keep their class: the step status
 		 * depends on it. */

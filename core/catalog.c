@@ -172,6 +172,13 @@ static int fill_agent(struct agent *a, struct mf *m, cJSON *json)
 	const char *name, *version, *kind, *entry, *sha;
 	const cJSON *desc;
 
+	/* `version: 1.0` reads as a number in YAML: take its text. */
+	const cJSON *vnum = cJSON_GetObjectItemCaseSensitive(json, "version");
+	if (cJSON_IsNumber(vnum)) {
+		const char *text = ydoc_scalar(ydoc_map_get(m->doc, m->root, "version"));
+		cJSON_ReplaceItemInObjectCaseSensitive(json, "version",
+			cJSON_CreateString(text ? text : "0"));
+	}
 	if (!(name = req_string(m, "name", json)) ||
 	    !(version = req_string(m, "version", json)) ||
 	    !(kind = req_string(m, "kind", json)) ||

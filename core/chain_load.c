@@ -956,7 +956,8 @@ static void parse_inputs(struct loader *l, yaml_node_t *n)
 		if (type && (!cJSON_IsString(type) ||
 			     !schema_known_type(type->valuestring)))
 			problem(l, vn, "input '%s': unknown type (expected string, "
-				       "integer, number, boolean, object, array)",
+				       "integer, number, boolean, object, array, "
+				       "null or any)",
 				name);
 		else if (def && schema_check(in->spec, def, what, &e) < 0)
 			problem(l, get(l, vn, "default"), "%s", e.msg);

@@ -67,6 +67,8 @@ struct cursor {
 	struct frame *frame;
 	int loop_iteration;
 	int64_t deadline_ns;          /* from enclosing steps; 0: none */
+	int64_t budget_deadline_ns;   /* the nearest step budget.wall */
+	int64_t budget_wall_ms;
 	char prefix[PATH_MAX_LEN];
 };
 
@@ -276,8 +278,6 @@ static int64_t attempt_deadline(const struct cursor *cur, const struct step *s)
 
 	if (s->timeout_ms)
 		d = min_deadline(d, now_ns() + s->timeout_ms * 1000000);
-	if (s->budget.wall_ms)
-		d = min_deadline(d, now_ns() + s->budget.wall_ms * 1000000);
 	return d;
 }
 
@@ -312,6 +312,32 @@ static struct state *open_state(void *ud, struct sutra_err *err)
 
 static int status_of(const struct cursor *cur, const struct sutra_err *e);
 static int retryable(const struct cursor *cur, const struct sutra_err *e);
+
+/*
+ * Inside a chain, an input that breaks an agent's schema is the step's
+ * failure (exit 1), and running out of a wall budget is that budget's
+ * error, not a timeout to retry.
+ */
+static void blame_budget(const struct cursor *cur, struct sutra_err *err)
+{
+	const struct exec *x = cur->x;
+	int64_t now = now_ns();
+
+	if (err->code == SUTRA_EUSAGE)
+		err->code = SUTRA_EFAILED;
+	if (err->code != SUTRA_ETIMEOUT && err->code != SUTRA_ECANCELED)
+		return;
+	if (x->wall_deadline_ns && now >= x->wall_deadline_ns) {
+		err_clear(err);
+		err_set(err, SUTRA_EBUDGET,
+			"chain '%s' exceeded its wall budget of %lld ms",
+			x->chain->name, (long long)x->chain->budget.wall_ms);
+	} else if (cur->budget_deadline_ns && now >= cur->budget_deadline_ns) {
+		err_clear(err);
+		err_set(err, SUTRA_EBUDGET, "exceeded its wall budget of %lld ms",
+			(long long)cur->budget_wall_ms);
+	}
+}
 
 static int replaying(const struct exec *x)
 {
@@ -374,6 +400,8 @@ static int agent_attempt(const struct cursor *cur, const struct step *s,
 	scope = log_scope_swap(scope);
 	rc = agent_invoke(a, input, &ctx, out, err);
 	log_scope_swap(scope);
+	if (rc < 0)
+		blame_budget(cur, err);
 	status = rc == 0 ? STATUS_OK : status_of(cur, err);
 	trace_attempt(cur, s, path, t0, status, attempt);
 	if (status == STATUS_INTERRUPTED)
@@ -853,6 +881,16 @@ static int run_step(struct cursor *cur, const struct step *s,
 	snprintf(path, sizeof(path), "%s%s", cur->prefix, s->id);
 	if (check_stop(cur, &e) < 0)
 		return finish_failure(cur, s, path, r, 0, &e, err);
+	struct cursor budgeted;
+	if (s->budget.wall_ms) {
+		/* A step's wall budget covers all its attempts and children. */
+		budgeted = *cur;
+		budgeted.budget_deadline_ns = now_ns() + s->budget.wall_ms * 1000000;
+		budgeted.budget_wall_ms = s->budget.wall_ms;
+		budgeted.deadline_ns = min_deadline(cur->deadline_ns,
+						    budgeted.budget_deadline_ns);
+		cur = &budgeted;
+	}
 	if (s->if_expr) {
 		rc = test_expr(cur, s->if_expr, &e);
 		if (rc < 0)

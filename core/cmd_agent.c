@@ -167,7 +167,7 @@ static int agent_run(struct cli *cli, int argc, char **argv)
 	struct runtime *rt;
 	struct agent *a;
 	cJSON *input = NULL, *out = NULL;
-	int first = cli_getopt(cli, argc, argv, "i:", longs, run_option, &o);
+	int first = cli_getopt(cli, argc, argv, "", longs, run_option, &o);
 	int rc;
 
 	if (first < 0)

@@ -179,7 +179,9 @@ static void push_json_or_raise(lua_State *L, const cJSON *v)
 		lua_pushnil(L);
 		return;
 	}
-	if (luart_push_json(L, v, &err) < 0)
+	/* JSON null is nil here, so that `if: steps.x.output.maybe` and
+	 * `a and b` treat it as false, as people expect. */
+	if (luart_push_json_opt(L, v, 1, &err) < 0)
 		luaL_error(L, "%s", err.msg);
 }
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "runtime.h"
@@ -41,25 +42,26 @@ struct lua_source {
 
 struct push_args {
 	const cJSON *v;
+	int null_as_nil;
 };
 
-static void push_value(lua_State *L, const cJSON *v, int depth);
+static void push_value(lua_State *L, const cJSON *v, int depth, int nil);
 
-static void push_array(lua_State *L, const cJSON *v, int depth)
+static void push_array(lua_State *L, const cJSON *v, int depth, int nil)
 {
 	int n = cJSON_GetArraySize(v), i = 1;
 	const cJSON *c;
 
 	lua_createtable(L, n, 0);
 	cJSON_ArrayForEach(c, v) {
-		push_value(L, c, depth + 1);
+		push_value(L, c, depth + 1, nil);
 		lua_rawseti(L, -2, i++);
 	}
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &key_array_mt);
 	lua_setmetatable(L, -2);
 }
 
-static void push_value(lua_State *L, const cJSON *v, int depth)
+static void push_value(lua_State *L, const cJSON *v, int depth, int nil)
 {
 	/* Raises only on memory errors or absurd depth: callers run this
 	 * under lua_pcall (luart_push_json). */
@@ -77,14 +79,16 @@ static void push_value(lua_State *L, const cJSON *v, int depth)
 	} else if (cJSON_IsBool(v)) {
 		lua_pushboolean(L, cJSON_IsTrue(v));
 	} else if (cJSON_IsArray(v)) {
-		push_array(L, v, depth);
+		push_array(L, v, depth, nil);
 	} else if (cJSON_IsObject(v)) {
 		const cJSON *c;
 		lua_createtable(L, 0, cJSON_GetArraySize(v));
 		cJSON_ArrayForEach(c, v) {
-			push_value(L, c, depth + 1);
+			push_value(L, c, depth + 1, nil);
 			lua_setfield(L, -2, c->string);
 		}
+	} else if (nil) {
+		lua_pushnil(L);
 	} else {
 		lua_pushlightuserdata(L, NULL);   /* json.null */
 	}
@@ -94,13 +98,19 @@ static int push_protected(lua_State *L)
 {
 	const struct push_args *a = lua_touserdata(L, 1);
 
-	push_value(L, a->v, 0);
+	push_value(L, a->v, 0, a->null_as_nil);
 	return 1;
 }
 
 int luart_push_json(lua_State *L, const cJSON *v, struct sutra_err *err)
 {
-	struct push_args a = {v};
+	return luart_push_json_opt(L, v, 0, err);
+}
+
+int luart_push_json_opt(lua_State *L, const cJSON *v, int null_as_nil,
+			struct sutra_err *err)
+{
+	struct push_args a = {v, null_as_nil};
 
 	lua_pushcfunction(L, push_protected);
 	lua_pushlightuserdata(L, &a);
@@ -823,6 +833,13 @@ static void build_base(lua_State *L)
 	add_lib(L, "coroutine", coroutine_fields);
 	lua_pushlightuserdata(L, NULL);
 	lua_setfield(L, -2, "null");
+	/* json: the same functions as ctx.json, for library modules. */
+	lua_newtable(L);
+	luaL_setfuncs(L, json_funcs, 0);
+	lua_pushlightuserdata(L, NULL);
+	lua_setfield(L, -2, "null");
+	make_readonly(L);
+	lua_setfield(L, -2, "json");
 }
 
 static int run_prelude(lua_State *L, struct sutra_err *err)
@@ -926,45 +943,46 @@ static int valid_module_name(const char *name)
 	       !strstr(name, "..") && name[0] != '.';
 }
 
-/* Tries dir/NAME.lua; pushes the loaded chunk and returns 1 when found. */
-static int load_module_file(lua_State *L, const char *dir, const char *name)
+/* The file dir/NAME.lua (dots become slashes) if it exists. */
+static int module_path(const char *dir, const char *name, char *path,
+		       size_t n)
 {
-	char path[4096];
-	int n = snprintf(path, sizeof(path), "%s/", dir);
+	size_t len = (size_t)snprintf(path, n, "%s/", dir);
 
-	for (const char *p = name; *p && n < (int)sizeof(path) - 5; p++)
-		path[n++] = *p == '.' ? '/' : *p;
-	snprintf(path + n, sizeof(path) - (size_t)n, ".lua");
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	fclose(f);
-	if (luaL_loadfilex(L, path, "t") != LUA_OK)
-		lua_error(L);
-	return 1;
+	for (const char *p = name; *p && len < n - 5; p++)
+		path[len++] = *p == '.' ? '/' : *p;
+	snprintf(path + len, n - len, ".lua");
+	return access(path, R_OK) == 0;
 }
 
-static int l_require(lua_State *L) /* [-1, +1] */
+/*
+ * require(name): the agent's own package first, then the sutra Lua
+ * library.  Modules are cached by file, so two agents that each ship a
+ * util.lua get their own.  [-1, +1]
+ */
+static int l_require(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
+	char path[4096];
 	int found = 0;
 
 	if (!valid_module_name(name))
 		return luaL_error(L, "require: invalid module name '%s'", name);
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &key_modules);
-	if (lua_getfield(L, -1, name) != LUA_TNIL)
-		return 1;
-	lua_pop(L, 1);
 	if (current && current->agent)
-		found = load_module_file(L, current->agent->dir, name);
+		found = module_path(current->agent->dir, name, path, sizeof(path));
 	if (!found) {
 		lua_rawgetp(L, LUA_REGISTRYINDEX, &key_lua_dir);
-		const char *lua_dir = lua_tostring(L, -1);
+		found = module_path(lua_tostring(L, -1), name, path, sizeof(path));
 		lua_pop(L, 1);
-		found = load_module_file(L, lua_dir, name);
 	}
 	if (!found)
 		return luaL_error(L, "module '%s' not found", name);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &key_modules);
+	if (lua_getfield(L, -1, path) != LUA_TNIL)
+		return 1;
+	lua_pop(L, 1);
+	if (luaL_loadfilex(L, path, "t") != LUA_OK)
+		return lua_error(L);
 	/* The module gets its own globals over the read-only base. */
 	lua_newtable(L);
 	lua_newtable(L);
@@ -979,7 +997,7 @@ static int l_require(lua_State *L) /* [-1, +1] */
 		lua_pushboolean(L, 1);
 	}
 	lua_pushvalue(L, -1);
-	lua_setfield(L, -3, name);
+	lua_setfield(L, -3, path);
 	return 1;
 }
 

@@ -37,6 +37,10 @@ void luart_thread_done(void);
  * new cJSON (NULL with err set for functions, userdata, cycles).
  */
 int luart_push_json(lua_State *L, const cJSON *v, struct sutra_err *err);
+/* Same; with null_as_nil JSON null becomes nil (for expressions, where a
+ * null must test false) instead of the json.null sentinel. */
+int luart_push_json_opt(lua_State *L, const cJSON *v, int null_as_nil,
+			struct sutra_err *err);
 cJSON *luart_to_json(lua_State *L, int idx, struct sutra_err *err);
 
 /* Pushes the read-only table of safe globals agents see. [-0, +1] */

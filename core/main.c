@@ -57,7 +57,8 @@ const struct cli_command cli_commands[] = {
 		.name = "agent",
 		.synopsis = "agent list\n"
 			    "agent info NAME\n"
-			    "agent run NAME [--input JSON|@FILE] [--session ID]",
+			    "agent run NAME [--input JSON|@FILE] [--session ID] "
+			    "[--timeout DURATION]",
 		.summary = "list, inspect and run agents from the catalog",
 		.run = cmd_agent,
 	},

@@ -186,7 +186,8 @@ static int plugin_invoke(struct agent *a, const cJSON *input,
 	if (!(hc.input_text = cJSON_PrintUnformatted(input)))
 		return err_set(err, SUTRA_ENOMEM, "out of memory");
 	int status = pa->def->run(&hc.pub);
-	if (status != 0) {
+	/* host->error fails the call even if run() then returns 0. */
+	if (status != 0 || hc.err.code) {
 		struct sutra_err stop = {0};
 		if (hc.err.code)
 			*err = err->code ? *err : hc.err;

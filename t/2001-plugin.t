@@ -36,6 +36,11 @@ sutra agent run failing
 is "$rc" 1 "a failing plugin exits 1"
 is "$err" "sutra: error: agent 'failing': the plugin says no" "with its message"
 
+mkplugin errok "$PLUGINS/good.so" plug-errok
+sutra agent run errok
+is "$rc" 1 "host->error fails the call even when run() returns 0"
+like "$err" "agent 'errok': said no, returned 0" "with the message"
+
 mkplugin badjson "$PLUGINS/good.so" plug-badjson
 sutra agent run badjson
 is "$out" '"refused"' "set_output refuses text that is not JSON"
@@ -83,6 +88,17 @@ like "$err" "writable by group or others" "and the error says why"
 if command -v make >/dev/null && command -v pkg-config >/dev/null; then
 	make -s -C "$SUTRA_BUILDDIR" install DESTDIR="$TEST_DIR/inst" >/dev/null 2>&1
 	pc=$(find "$TEST_DIR/inst" -name sutra-plugin.pc | head -n 1)
+	share=$(dirname "$(find "$TEST_DIR/inst" -path '*/lua/sutra/template.lua' | head -n 1)")/../..
+	ok "make install puts the Lua library in place" test -f "$share/lua/sutra/jsonpath.lua"
+	ok "and the shipped agents" test -f "$share/catalog/echo/agent.lua"
+	ok "and the plugin agents" test -f "$share/catalog/textstats/textstats.so"
+	ok "and the example chains" test -f "$share/chains/demo.yaml"
+	ok "and the network module" test -n "$(find "$TEST_DIR/inst" -name sutra-net.so)"
+	ok "and the man pages" test -n "$(find "$TEST_DIR/inst" -name sutra-chain.5)"
+	bin=$(find "$TEST_DIR/inst" -type f -name sutra -perm -u+x | head -n 1)
+	mkdir -p installed && (cd installed &&
+		SUTRA_DATA_DIR=$share SUTRA_CATALOG_PATH= "$bin" run "$share/chains/demo.yaml" >../installed.out 2>&1)
+	like "$(cat installed.out)" '"report_number":1' "the installed sutra runs the installed demo chain"
 	ok "make install puts sutra-plugin.pc in place" test -n "$pc"
 	cflags=$(PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$TEST_DIR/inst pkg-config --cflags sutra-plugin)
 	like "$cflags" "-I$TEST_DIR/inst/.*include" "pkg-config --cflags points at the installed header"

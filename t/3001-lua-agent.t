@@ -133,6 +133,37 @@ mkagent badreq 'return { run = function() return require("../../etc/passwd") end
 sutra agent run badreq
 like "$err" "invalid module name" "require refuses paths"
 
+mkdir -p catalog/moda catalog/modb
+mkagent moda 'local u = require("util") return { run = function() return u.name end }'
+mkagent modb 'local u = require("util") return { run = function() return u.name end }'
+echo 'return {name = "a"}' > catalog/moda/util.lua
+echo 'return {name = "b"}' > catalog/modb/util.lua
+mkagent both 'return { run = function(i, ctx) return {ctx.call("moda"), ctx.call("modb")} end }' call
+sutra agent run both
+is "$out" '["a","b"]' "two agents that ship a module of the same name each get their own"
+
+mkagent withdefaults 'return { run = function(input) return input end }'
+cat >> catalog/withdefaults/agent.yaml <<'YAML'
+input:
+  n: {type: integer, default: 3}
+output: {type: object, required: [n]}
+YAML
+sutra agent run withdefaults
+is "$out" '{"n":3}' "manifest input defaults are applied"
+mkagent badoutput 'return { run = function() return {m = 1} end }'
+printf 'output: {type: object, required: [n]}\n' >> catalog/badoutput/agent.yaml
+sutra agent run badoutput
+is "$rc" 1 "an output that breaks the manifest's output schema fails"
+like "$err" "agent 'badoutput': output: missing field 'n'" "naming the field"
+
+mkagent numver 'return { run = function() return 1 end }'
+sed -i 's/^version: 1.0.0$/version: 1.0/' catalog/numver/agent.yaml
+sutra --json agent info numver
+like "$out" '"version":"1.0"' "an unquoted version number is read as its text"
+
+sutra agent run select --input '{"data":{"a":[]},"path":"$.a[*]"}'
+is "$out" '{"value":[]}' "a wildcard with no match selects an empty list"
+
 sutra agent run greeter --input '{}'
 is "$rc" 2 "input that breaks the manifest's schema exits 2"
 like "$err" "agent 'greeter': input: missing required field 'name'" "naming the field"

@@ -254,6 +254,27 @@ sutra run sess.yaml --session alpha
 sutra memory get seen --session alpha
 is "$out" '["alpha"]' "--session selects the memory session, and expressions see it"
 
+cat > nulls.yaml <<'Y'
+name: nulls
+steps:
+  - {id: a, agent: echo, with: {x: null, list: [1, null]}}
+  - {id: b, agent: echo, if: "steps.a.output.x", with: {ran: true}}
+  - {id: c, agent: echo, with: {x: "${{ steps.a.output.x and 'yes' or 'no' }}", n: "${{ #steps.a.output.list }}"}}
+output: {b: "${{ steps.b.status }}", c: "${{ steps.c.output }}"}
+Y
+sutra run nulls.yaml
+is "$out" '{"b":"skipped","c":{"n":1,"x":"no"}}' "JSON null is nil in expressions: false in if and in and/or"
+
+cat > budgetstep.yaml <<'Y'
+name: budgetstep
+steps:
+  - {id: slow, agent: spin, budget: {wall: 150ms}, retry: {max: 3, backoff: 1ms}}
+Y
+mkagent spin 'return { run = function() while true do end end }'
+sutra run budgetstep.yaml
+is "$rc" 1 "a step over its wall budget fails"
+like "$err" "step 'slow': exceeded its wall budget of 150 ms" "naming the budget, not retrying a timeout"
+
 cat > exprerr.yaml <<'Y'
 name: exprerr
 steps:

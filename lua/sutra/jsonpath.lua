@@ -71,7 +71,8 @@ function M.select(data, path)
     wild = wild or tok.wild
     values = step(values, tok)
   end
-  if wild then return values end
+  -- A wildcard's result is a list even when nothing matched ([] in JSON).
+  if wild then return json.array(values) end
   return values[1]
 end
 

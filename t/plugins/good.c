@@ -127,6 +127,12 @@ static int count_run(struct sutra_call *call)
 	return call->host->set_output(call, "\"counted\"");
 }
 
+static int errok_run(struct sutra_call *call)
+{
+	call->host->error(call, "said no, returned 0");
+	return 0;
+}
+
 static int noop_run(struct sutra_call *call)
 {
 	return call->host->set_output(call, "{}");
@@ -163,6 +169,7 @@ static const struct sutra_agent agents[] = {
 	{.name = "plug-fail", .description = "always fails", .run = fail_run},
 	{.name = "plug-sleep", .description = "sleeps", .run = sleep_run},
 	{.name = "plug-noop", .description = "does nothing", .run = noop_run},
+	{.name = "plug-errok", .description = "errors, returns 0", .run = errok_run},
 	{.name = "plug-count", .description = "appends to a file", .run = count_run},
 	{.name = "plug-badjson", .description = "bad output", .run = badjson_run},
 	{.name = "plug-nomem", .description = "lacks memory", .run = nomem_run},

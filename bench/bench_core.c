@@ -14,12 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "chain.h"
 #include "luart.h"
+#include "memory.h"
+#include "runlog.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -88,6 +91,15 @@ static char *write_chain(const char *name, const char *body)
 	return path;
 }
 
+static int64_t run_chain_rec_ns(struct runtime *rt, const char *path,
+				int reps, int max_parallel, int durability);
+
+static int64_t run_chain_ns(struct runtime *rt, const char *path, int reps,
+			    int max_parallel)
+{
+	return run_chain_rec_ns(rt, path, reps, max_parallel, -1);
+}
+
 static char *seq_chain(int n)
 {
 	size_t cap = 64 + (size_t)n * 48;
@@ -103,9 +115,20 @@ static char *seq_chain(int n)
 	return path;
 }
 
-/* Median wall ns of running the chain at path `reps` times. */
-static int64_t run_chain_ns(struct runtime *rt, const char *path, int reps,
-			    int max_parallel)
+static struct state *bench_state(struct runtime *rt)
+{
+	struct sutra_err err = {0};
+	struct state *st = runtime_state(rt, &err);
+
+	if (!st)
+		die(&err);
+	return st;
+}
+
+/* Median wall ns of running the chain at path `reps` times; with a
+ * durability >= 0 each run is recorded (checkpoints in the database). */
+static int64_t run_chain_rec_ns(struct runtime *rt, const char *path,
+				int reps, int max_parallel, int durability)
 {
 	struct sutra_err err = {0};
 	struct chain_diag diag;
@@ -122,10 +145,21 @@ static int64_t run_chain_ns(struct runtime *rt, const char *path, int reps,
 	cJSON *in = cJSON_CreateObject();
 	for (int r = 0; r < reps; r++) {
 		cJSON *out = NULL;
+		struct runlog *rl = NULL;
+		char id[32];
+		random_id("run_", id, sizeof(id));
 		int64_t t0 = now_ns();
-		if (chain_run(rt, c, in, &o, &out, &err) < 0)
+		if (durability >= 0 &&
+		    runlog_create(bench_state(rt), id, c->name, path, "bench", in,
+				  durability, &rl, &err) < 0)
+			die(&err);
+		o.runlog = rl;
+		o.run_id = id;
+		if (chain_run(rt, c, in, &o, &out, &err) < 0 ||
+		    (rl && runlog_finish(rl, "ok", out, NULL, &err) < 0))
 			die(&err);
 		t[r] = now_ns() - t0;
+		runlog_free(rl);
 		cJSON_Delete(out);
 	}
 	int64_t m = median(t, reps);
@@ -154,6 +188,75 @@ static void bench_seq(struct runtime *rt)
 	}
 	unlink(empty);
 	free(empty);
+}
+
+static long file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (long)sb.st_size : 0;
+}
+
+/* Steps with checkpoints in the state database, sync and batch. */
+static void bench_durable(struct runtime *rt)
+{
+	static const int sizes[] = {10, 100, 1000, 10000};
+	static const char *const modes[] = {"sync", "batch"};
+	char *one = seq_chain(1);
+
+	for (int m = 0; m < 2; m++) {
+		int64_t base = run_chain_rec_ns(rt, one, 31, 0, m);
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+			int n = sizes[i];
+			char *path = seq_chain(n);
+			int reps = n >= 10000 ? 3 : n >= 1000 ? 5 : 21;
+			long before = file_size(rt->db_path) +
+				      file_size("bench-state.db-wal");
+			int64_t ns = run_chain_rec_ns(rt, path, reps, 0, m);
+			struct sutra_err err = {0};
+			state_exec(bench_state(rt), "PRAGMA wal_checkpoint(TRUNCATE)", &err);
+			long after = file_size(rt->db_path);
+			printf("{\"bench\":\"chain.seq_durable\",\"durability\":\"%s\","
+			       "\"steps\":%d,\"run_ms\":%.3f,\"per_step_us\":%.3f,"
+			       "\"target_us\":%d,\"db_bytes_per_step\":%.0f}\n",
+			       modes[m], n, ns / 1e6,
+			       (double)(ns - base) / (n - 1) / 1e3, m ? 5 : 15,
+			       (double)(after - before) / ((double)n * reps));
+			unlink(path);
+			free(path);
+		}
+	}
+	unlink(one);
+	free(one);
+}
+
+/* memory set (committed) and get through the CLI's functions. */
+static void bench_memory(struct runtime *rt)
+{
+	struct state *st = bench_state(rt);
+	struct sutra_err err = {0};
+	int64_t t0 = now_ns();
+	char key[32], *json = NULL;
+	int n = 5000;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 100);
+		if (memory_set(st, "bench", key, "{\"v\":1}", &err) < 0)
+			die(&err);
+	}
+	int64_t set_ns = now_ns() - t0;
+	t0 = now_ns();
+	for (int i = 0; i < n * 10; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 100);
+		if (memory_get(st, "bench", key, &json, &err) < 0)
+			die(&err);
+		free(json);
+	}
+	int64_t get_ns = now_ns() - t0;
+	printf("{\"bench\":\"memory.set\",\"calls\":%d,\"per_call_us\":%.2f,"
+	       "\"target_us\":10}\n", n, set_ns / 1e3 / n);
+	printf("{\"bench\":\"memory.get\",\"calls\":%d,\"per_call_us\":%.2f,"
+	       "\"target_us\":2}\n", n * 10, get_ns / 1e3 / (n * 10));
 }
 
 static void bench_loop(struct runtime *rt)
@@ -247,7 +350,7 @@ static void bench_processes(const char *sutra)
 
 int main(int argc, char **argv)
 {
-	struct runtime_options opts = {0};
+	struct runtime_options opts = {.db_path = "bench-state.db"};
 	struct sutra_err err = {0};
 	struct runtime *rt;
 
@@ -263,7 +366,12 @@ int main(int argc, char **argv)
 	bench_seq(rt);
 	bench_loop(rt);
 	bench_parallel(rt);
+	bench_durable(rt);
+	bench_memory(rt);
 	runtime_close(rt);
+	unlink("bench-state.db");
+	unlink("bench-state.db-wal");
+	unlink("bench-state.db-shm");
 	luart_thread_done();
 	bench_processes(argc > 1 ? argv[1] : "./sutra");
 	return 0;

@@ -90,8 +90,20 @@ static const char SQL_STEPS_TIMELINE[] =
 static const char SQL_LLM_BY_STEP[] =
 	"SELECT step, count(*), sum(tokens_in), sum(tokens_out), "
 	"sum(cost_usd) FROM llm_calls WHERE run = ?1 GROUP BY step";
+/* The run's events: its own (events table) and one per step attempt,
+ * derived from the checkpoints, in time order. */
 static const char SQL_EVENTS_OF_RUN[] =
-	"SELECT ts, step, kind, data FROM events WHERE run = ?1 ORDER BY id";
+	"SELECT ts, step, kind, data FROM ("
+	" SELECT ts, step, kind, data, id AS n FROM events WHERE run = ?1"
+	" UNION ALL"
+	" SELECT ended, path, CASE status WHEN 'ok' THEN 'step.completed'"
+	"  WHEN 'waiting' THEN 'step.waiting' WHEN 'timeout' THEN 'step.timeout'"
+	"  ELSE 'step.failed' END,"
+	"  json_remove(json_object('status', status, 'attempt', attempt,"
+	"   'error', error), CASE WHEN error IS NULL THEN '$.error'"
+	"   ELSE '$.none' END),"
+	"  0 FROM steps WHERE run = ?1)"
+	" ORDER BY ts, n";
 
 int runlog_durability_from_name(const char *name)
 {
@@ -737,7 +749,6 @@ int runlog_checkpoint(struct runlog *rl, struct memtx *tx,
 		      const cJSON *output, const char *error, double started,
 		      struct sutra_err *err)
 {
-	cJSON *data;
 	int ok;
 
 	if (rl->mode == RUNLOG_REPLAY) {
@@ -748,20 +759,12 @@ int runlog_checkpoint(struct runlog *rl, struct memtx *tx,
 		return -1;
 	if (tx_enter(rl, err) < 0)
 		return -1;
-	data = cJSON_CreateObject();
-	cJSON_AddStringToObject(data, "status", status);
-	cJSON_AddNumberToObject(data, "attempt", attempt);
-	if (error)
-		cJSON_AddStringToObject(data, "error", error);
+	/* Step events are not stored twice: runlog_events derives them from
+	 * the checkpoints, which hold the same facts. */
 	ok = (!tx || memtx_apply(tx, err) == 0) &&
 	     insert_step(rl, path, attempt, status, final, input, output,
 			 error, started, err) == 0 &&
-	     flush_pending(rl, a, err) == 0 &&
-	     insert_event(rl, path, !strcmp(status, "ok") ? "step.completed"
-					: !strcmp(status, "waiting") ? "step.waiting"
-								     : "step.failed",
-			  data, err) == 0;
-	cJSON_Delete(data);
+	     flush_pending(rl, a, err) == 0;
 	if (tx_leave(rl, ok, 0, err) < 0)
 		return -1;
 	if (tx)
@@ -884,7 +887,8 @@ int runlog_answer(struct state *st, const char *run_id, const char *path,
 				attempt = sqlite3_column_int(s, 1);
 		sqlite3_reset(s);
 	}
-	ok = s && insert_step(&rl, path, attempt, status, 1, NULL, answer,
+	/* The answer is the next attempt: the waiting one stays recorded. */
+	ok = s && insert_step(&rl, path, attempt + 1, status, 1, NULL, answer,
 			      NULL, now_unix(), err) == 0 &&
 	     insert_event(&rl, path, "step.answered", answer, err) == 0;
 	return tx_leave(&rl, ok, 1, err);

@@ -267,11 +267,16 @@ static int configure(struct state *st, struct sutra_err *err)
 
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(st->db, 1);
+	/* Closing does not checkpoint: that would fsync the database in
+	 * every short-lived sutra process.  The WAL is checkpointed every
+	 * WAL_AUTOCHECKPOINT pages instead, by whichever process commits. */
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	/* WAL + NORMAL: a commit is durable against process crashes (kill
 	 * -9) at every commit, and against power loss up to the last
 	 * checkpoint; it costs one write, no fsync, per transaction. */
 	rc = exec_locked(st, "PRAGMA journal_mode = WAL;"
 			     "PRAGMA synchronous = NORMAL;"
+			     "PRAGMA wal_autocheckpoint = 4000;"
 			     "PRAGMA foreign_keys = ON;",
 			 "configure", err);
 	return rc;

@@ -149,7 +149,8 @@ like "$err" "has already finished" "resuming a finished run says so"
 # runs show: the timeline, and the event log.
 sutra runs show last
 like "$out" "status +ok" "runs show prints the run"
-like "$out" "approve +ok +attempt 1" "and each step"
+like "$out" "approve +waiting +attempt 1" "and each step attempt, the question"
+like "$out" "approve +ok +attempt 2" "and the answer"
 sutra runs show last --events
 like "$out" '"event":"step.waiting"' "--events prints the event log as JSON lines"
 like "$out" '"event":"step.answered"' "including the answer"

@@ -11,9 +11,11 @@ enum { MEMORY_MAX_KEY = 512 };
 
 static const char SQL_GET[] =
 	"SELECT value FROM memory WHERE session = ?1 AND key = ?2";
+/* A session row is written once; its last write time is derived from
+ * its keys, so that a memory write dirties one page, not two. */
 static const char SQL_SESSION_TOUCH[] =
-	"INSERT INTO sessions (id, created, updated) VALUES (?1, ?2, ?2) "
-	"ON CONFLICT (id) DO UPDATE SET updated = excluded.updated";
+	"INSERT OR IGNORE INTO sessions (id, created, updated) "
+	"VALUES (?1, ?2, ?2)";
 static const char SQL_SET[] =
 	"INSERT INTO memory (session, key, value, version, updated) "
 	"VALUES (?1, ?2, ?3, 1, ?4) ON CONFLICT (session, key) DO UPDATE SET "
@@ -25,7 +27,9 @@ static const char SQL_LIST[] =
 	"SELECT key, value, version, updated FROM memory WHERE session = ?1 "
 	"ORDER BY key";
 static const char SQL_SESSIONS[] =
-	"SELECT s.id, s.created, s.updated, "
+	"SELECT s.id, s.created, "
+	"max(s.updated, coalesce((SELECT max(m.updated) FROM memory m "
+	"WHERE m.session = s.id), 0)), "
 	"(SELECT count(*) FROM memory m WHERE m.session = s.id) "
 	"FROM sessions s ORDER BY s.id";
 

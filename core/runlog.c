@@ -176,11 +176,9 @@ static int tx_enter(struct runlog *rl, struct sutra_err *err)
 	state_lock(rl->st);
 	if (rl->in_tx)
 		return 0;
-	int rc = sqlite3_exec(state_db(rl->st), "BEGIN IMMEDIATE", NULL, NULL,
-			      NULL);
-	if (rc != SQLITE_OK) {
+	if (state_tx_begin_locked(rl->st, err) < 0) {
 		state_unlock(rl->st);
-		return state_fail(rl->st, rc, "begin checkpoint", err);
+		return -1;
 	}
 	rl->in_tx = 1;
 	rl->batch_start_ns = now_ns();
@@ -208,9 +206,8 @@ static int tx_leave(struct runlog *rl, int ok, int force,
 			  rl->batched >= RUNLOG_BATCH_STEPS ||
 			  now_ns() - rl->batch_start_ns >=
 				  (int64_t)RUNLOG_BATCH_MS * 1000000)) {
-		int src = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-		if (src != SQLITE_OK) {
-			rc = state_fail(rl->st, src, "commit checkpoint", err);
+		if (state_tx_commit_locked(rl->st, err) < 0) {
+			rc = -1;
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		}
 		rl->in_tx = 0;

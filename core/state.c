@@ -183,10 +183,38 @@ int state_exec(struct state *st, const char *sql, struct sutra_err *err)
 	return rc;
 }
 
+static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_COMMIT[] = "COMMIT";
+
+/* Runs a cached statement that returns no rows (prepared once: parsing
+ * BEGIN and COMMIT on every step costs more than running them). */
+static int run_cached(struct state *st, const char *sql, const char *what,
+		      struct sutra_err *err)
+{
+	sqlite3_stmt *s = state_stmt(st, sql, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : state_fail(st, rc, what, err);
+}
+
+int state_tx_begin_locked(struct state *st, struct sutra_err *err)
+{
+	return run_cached(st, SQL_BEGIN, "begin transaction", err);
+}
+
+int state_tx_commit_locked(struct state *st, struct sutra_err *err)
+{
+	return run_cached(st, SQL_COMMIT, "commit", err);
+}
+
 int state_begin(struct state *st, struct sutra_err *err)
 {
 	state_lock(st);
-	if (exec_locked(st, "BEGIN IMMEDIATE", "begin transaction", err) < 0) {
+	if (state_tx_begin_locked(st, err) < 0) {
 		state_unlock(st);
 		return -1;
 	}
@@ -195,9 +223,7 @@ int state_begin(struct state *st, struct sutra_err *err)
 
 int state_commit(struct state *st, struct sutra_err *err)
 {
-	int rc = exec_locked(st, "COMMIT", "commit", err);
-
-	if (rc < 0) {
+	if (state_tx_commit_locked(st, err) < 0) {
 		/* Leave the lock held: the caller's state_rollback ends it. */
 		return -1;
 	}
@@ -274,6 +300,11 @@ static int configure(struct state *st, struct sutra_err *err)
 	/* WAL + NORMAL: a commit is durable against process crashes (kill
 	 * -9) at every commit, and against power loss up to the last
 	 * checkpoint; it costs one write, no fsync, per transaction. */
+	/* Small pages for a new file: checkpoints write small rows, and each
+	 * commit writes (and checksums) whole pages into the WAL. */
+	if (pragma_int(st, "SELECT count(*) FROM sqlite_master") == 0 &&
+	    exec_locked(st, "PRAGMA page_size = 1024", "configure", err) < 0)
+		return -1;
 	rc = exec_locked(st, "PRAGMA journal_mode = WAL;"
 			     "PRAGMA synchronous = NORMAL;"
 			     "PRAGMA wal_autocheckpoint = 4000;"

@@ -50,6 +50,10 @@ void state_unlock(struct state *st);
 sqlite3_stmt *state_stmt(struct state *st, const char *sql,
 			 struct sutra_err *err);
 
+/* BEGIN IMMEDIATE / COMMIT for a caller that already holds the lock. */
+int state_tx_begin_locked(struct state *st, struct sutra_err *err);
+int state_tx_commit_locked(struct state *st, struct sutra_err *err);
+
 /* The connection, for transaction control by modules that batch work
  * (runlog).  Borrowed; use it only while holding the lock. */
 sqlite3 *state_db(struct state *st);

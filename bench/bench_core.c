@@ -361,6 +361,9 @@ int main(int argc, char **argv)
 	struct sutra_err err = {0};
 	struct runtime *rt;
 
+	/* Whole processes first, while this one is small: a spawned child
+	 * shares its memory until exec, and its peak RSS counts it. */
+	bench_processes(argc > 1 ? argv[1] : "./sutra");
 	if (runtime_open(&opts, &rt, &err) < 0)
 		die(&err);
 	expr_set_lua_dir(rt->lua_dir);

@@ -383,6 +383,5 @@ int main(int argc, char **argv)
 	unlink("bench-state.db-wal");
 	unlink("bench-state.db-shm");
 	luart_thread_done();
-	bench_processes(argc > 1 ? argv[1] : "./sutra");
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "luart.h"
 #include "plughost.h"
 #include "runlog.h"
+#include "state.h"
 #include "runtime.h"
 #include "schema.h"
 #include "util.h"
@@ -312,11 +313,63 @@ static int effect(struct agent_ctx *ctx, unsigned perm, runtime_effect_fn fn,
 	return journaled(ctx, kind, request, 1, fn, result, err);
 }
 
+/* Narrows *left to what budget b allows after what was spent. */
+static int budget_left(struct agent_ctx *ctx, const struct agent_budget *b,
+		       double *usd_left, double *tok_left, struct sutra_err *err)
+{
+	struct state *st;
+	double usd;
+	int64_t tokens;
+	const char *who = b->path ? "step" : "chain";
+
+	if ((!b->usd && !b->tokens) || !ctx->run_id)
+		return 0;
+	if (!(st = runtime_state(ctx->rt, err)) ||
+	    runlog_llm_spent(st, ctx->run_id, b->path, &usd, &tokens, err) < 0)
+		return -1;
+	if (b->usd && usd >= b->usd)
+		return err_set(err, SUTRA_EBUDGET, "%s budget usd %.4f exceeded "
+			       "(spent %.4f)", who, b->usd, usd);
+	if (b->tokens && tokens >= b->tokens)
+		return err_set(err, SUTRA_EBUDGET, "%s budget tokens %lld "
+			       "exceeded (spent %lld)", who, (long long)b->tokens,
+			       (long long)tokens);
+	if (b->usd && (*usd_left < 0 || b->usd - usd < *usd_left))
+		*usd_left = b->usd - usd;
+	if (b->tokens && (*tok_left < 0 || (double)(b->tokens - tokens) < *tok_left))
+		*tok_left = (double)(b->tokens - tokens);
+	return 0;
+}
+
 int agent_llm(struct agent_ctx *ctx, const cJSON *request, cJSON **response,
 	      struct sutra_err *err)
 {
-	return effect(ctx, PERM_LLM, ctx->rt->llm_chat, "llm", "the llm layer",
-		      request, response, err);
+	double usd_left = -1, tok_left = -1;
+	cJSON *req;
+	int rc;
+
+	/* Budgets of the chain and the step: what is left goes with the
+	 * request, so the layer refuses (or shortens) a call that would
+	 * spend more. */
+	if (budget_left(ctx, &ctx->run_budget, &usd_left, &tok_left, err) < 0 ||
+	    budget_left(ctx, &ctx->step_budget, &usd_left, &tok_left, err) < 0)
+		return -1;
+	if (usd_left < 0 && tok_left < 0)
+		return effect(ctx, PERM_LLM, ctx->rt->llm_chat, "llm",
+			      "the llm layer", request, response, err);
+	if (!(req = cJSON_Duplicate(request, 1)))
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	cJSON *b = cJSON_CreateObject();
+	if (usd_left >= 0)
+		cJSON_AddNumberToObject(b, "usd", usd_left);
+	if (tok_left >= 0)
+		cJSON_AddNumberToObject(b, "tokens", tok_left);
+	cJSON_DeleteItemFromObjectCaseSensitive(req, "budget");
+	cJSON_AddItemToObject(req, "budget", b);
+	rc = effect(ctx, PERM_LLM, ctx->rt->llm_chat, "llm", "the llm layer",
+		    req, response, err);
+	cJSON_Delete(req);
+	return rc;
 }
 
 int agent_sandbox(struct agent_ctx *ctx, const cJSON *request,

@@ -24,6 +24,14 @@
 struct runtime;
 struct runlog_attempt;
 
+/* Money and tokens a run, or a step with its children, may spend on LLM
+ * calls; 0 means no limit.  path names the step (NULL for the run). */
+struct agent_budget {
+	double usd;
+	int64_t tokens;
+	const char *path;
+};
+
 /*
  * The context of one agent call: borrowed by the agent for the duration of
  * the call.  Nested calls (ctx.call) get a copy with depth + 1 that shares
@@ -42,6 +50,8 @@ struct agent_ctx {
 	int depth;                   /* nesting of ctx.call */
 	struct agent *agent;         /* the agent being run (set by invoke) */
 	struct runlog_attempt *journal; /* the step attempt's journal, or NULL */
+	struct agent_budget run_budget;  /* the chain's budget */
+	struct agent_budget step_budget; /* the nearest step budget */
 };
 
 /* Deepest nesting of ctx.call, against runaway recursion. */

@@ -69,6 +69,7 @@ struct cursor {
 	int64_t deadline_ns;          /* from enclosing steps; 0: none */
 	int64_t budget_deadline_ns;   /* the nearest step budget.wall */
 	int64_t budget_wall_ms;
+	struct agent_budget step_budget; /* the nearest step usd/tokens */
 	char prefix[PATH_MAX_LEN];
 };
 
@@ -382,6 +383,8 @@ static int agent_attempt(const struct cursor *cur, const struct step *s,
 		.rt = x->rt, .session = x->session, .run_id = x->opts->run_id,
 		.step_id = path, .attempt = attempt,
 		.deadline_ns = attempt_deadline(cur, s), .cancel = x->opts->cancel,
+		.run_budget = {x->chain->budget.usd, x->chain->budget.tokens, NULL},
+		.step_budget = cur->step_budget,
 	};
 	struct log_scope scope = {.run = x->opts->run_id, .step = path};
 	int64_t t0 = now_ns();
@@ -882,9 +885,16 @@ static int run_step(struct cursor *cur, const struct step *s,
 	if (check_stop(cur, &e) < 0)
 		return finish_failure(cur, s, path, r, 0, &e, err);
 	struct cursor budgeted;
+	if (s->budget.usd || s->budget.tokens) {
+		budgeted = *cur;
+		budgeted.step_budget = (struct agent_budget){
+			s->budget.usd, s->budget.tokens, path};
+		cur = &budgeted;
+	}
 	if (s->budget.wall_ms) {
 		/* A step's wall budget covers all its attempts and children. */
-		budgeted = *cur;
+		if (cur != &budgeted)
+			budgeted = *cur;
 		budgeted.budget_deadline_ns = now_ns() + s->budget.wall_ms * 1000000;
 		budgeted.budget_wall_ms = s->budget.wall_ms;
 		budgeted.deadline_ns = min_deadline(cur->deadline_ns,

@@ -27,6 +27,7 @@ struct invocation {
 	struct invocation *outer;
 	int stopping;              /* the hook has raised a stop */
 	struct sutra_err stop;     /* why */
+	struct sutra_err raised;   /* the last host error raised into Lua */
 };
 
 static _Thread_local lua_State *thread_L;
@@ -333,6 +334,9 @@ int luart_pcall(lua_State *L, int nargs, int nres, struct sutra_err *err)
 	int code = status == LUA_ERRMEM ? SUTRA_ENOMEM : SUTRA_EFAILED;
 	if (current && current->stopping)
 		code = current->stop.code;
+	else if (current && current->raised.code && full &&
+		 strstr(full, current->raised.msg))
+		code = current->raised.code;
 	err_set(err, code, "%.*s", len, full ? full : "unknown Lua error");
 	if (tb)
 		log_printf(LOG_INFO, "lua error: %s", full);
@@ -366,9 +370,14 @@ static int l_stopping(lua_State *L)
 
 /* ------------------------------------------------------ ctx functions */
 
-/* Raises err's message after the caller has freed what it owned. */
+/* Raises err's message after the caller has freed what it owned.  The
+ * error's class is kept, so that a budget or permission error that the
+ * agent does not catch fails its step as such (not as a retryable
+ * failure). */
 static int raise_err(lua_State *L, const struct sutra_err *err)
 {
+	if (current)
+		current->raised = *err;
 	return luaL_error(L, "%s", err->msg);
 }
 

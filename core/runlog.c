@@ -92,6 +92,13 @@ static const char SQL_LLM_BY_STEP[] =
 	"sum(cost_usd) FROM llm_calls WHERE run = ?1 GROUP BY step";
 /* The run's events: its own (events table) and one per step attempt,
  * derived from the checkpoints, in time order. */
+/* A step's spend includes the steps inside it: "fix", "fix#2/test". */
+static const char SQL_LLM_SPENT[] =
+	"SELECT coalesce(sum(cost_usd), 0), "
+	"coalesce(sum(tokens_in), 0) + coalesce(sum(tokens_out), 0) "
+	"FROM llm_calls WHERE run = ?1 AND (?2 IS NULL OR step = ?2 OR "
+	"(substr(step, 1, length(?2)) = ?2 AND "
+	"substr(step, length(?2) + 1, 1) IN ('#', '/', '[')))";
 static const char SQL_EVENTS_OF_RUN[] =
 	"SELECT ts, step, kind, data FROM ("
 	" SELECT ts, step, kind, data, id AS n FROM events WHERE run = ?1"
@@ -892,6 +899,32 @@ int runlog_answer(struct state *st, const char *run_id, const char *path,
 }
 
 /* ------------------------------------------------------------ listing */
+
+int runlog_llm_spent(struct state *st, const char *run_id,
+		     const char *step_path, double *usd, int64_t *tokens,
+		     struct sutra_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*usd = 0;
+	*tokens = 0;
+	state_lock(st);
+	if (!(s = state_stmt(st, SQL_LLM_SPENT, err))) {
+		state_unlock(st);
+		return -1;
+	}
+	bind_text(s, 1, run_id);
+	bind_text(s, 2, step_path);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*usd = sqlite3_column_double(s, 0);
+		*tokens = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	state_unlock(st);
+	return rc == SQLITE_ROW ? 0 : state_fail(st, rc, "read llm spend", err);
+}
 
 int runlog_list(struct state *st, int limit, cJSON **out,
 		struct sutra_err *err)

@@ -22,6 +22,7 @@
 #define SUTRA_RUNLOG_H
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "memory.h"
@@ -164,6 +165,14 @@ int runlog_waiting(struct state *st, const char *run_id, char **path,
 
 /* The id of the most recently started run (new string), or NULL. */
 char *runlog_last_id(struct state *st, struct sutra_err *err);
+
+/*
+ * What a run (step_path NULL), or a step and the steps inside it, spent
+ * on LLM calls so far (llm_calls).
+ */
+int runlog_llm_spent(struct state *st, const char *run_id,
+		     const char *step_path, double *usd, int64_t *tokens,
+		     struct sutra_err *err);
 
 /* Listings for `sutra runs`: new JSON (caller frees). */
 int runlog_list(struct state *st, int limit, cJSON **out,

@@ -5,24 +5,34 @@
 PLUGIN_CFLAGS = $(AM_CFLAGS) $(CFLAGS) -shared -fPIC -I$(top_srcdir)/include
 PLUGIN_LINK_FLAGS = $(AM_LDFLAGS) $(LDFLAGS)
 
-CATALOG_PLUGINS = catalog/textstats/textstats.so
-EXTRA_DIST += plugins/textstats.c plugins/textstats.yaml plugins/manifest.sh
+CATALOG_PLUGINS = catalog/textstats/textstats.so catalog/llm/llm.so
+EXTRA_DIST += plugins/textstats.c plugins/textstats.yaml plugins/manifest.sh \
+	plugins/llm.c plugins/llm.yaml
 
 catalog/textstats/textstats.so: plugins/textstats.c include/sutra/plugin.h
 	@$(MKDIR_P) $(@D)
 	$(AM_V_CC)$(CC) $(PLUGIN_CFLAGS) $(CJSON_CFLAGS) -o $@ \
 		$(top_srcdir)/plugins/textstats.c $(PLUGIN_LINK_FLAGS) $(CJSON_LIBS)
 
+catalog/llm/llm.so: plugins/llm.c include/sutra/plugin.h
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CC)$(CC) $(PLUGIN_CFLAGS) $(CJSON_CFLAGS) -o $@ \
+		$(top_srcdir)/plugins/llm.c $(PLUGIN_LINK_FLAGS) $(CJSON_LIBS)
+
 # catalog/NAME/agent.yaml: the template with the entry's checksum.
+catalog/llm/agent.yaml: catalog/llm/llm.so plugins/llm.yaml
+	$(AM_V_GEN)$(SHELL) $(top_srcdir)/plugins/manifest.sh \
+		$(top_srcdir)/plugins/llm.yaml $< > $@.tmp && mv $@.tmp $@
+
 catalog/textstats/agent.yaml: catalog/textstats/textstats.so plugins/textstats.yaml
 	$(AM_V_GEN)$(SHELL) $(top_srcdir)/plugins/manifest.sh \
 		$(top_srcdir)/plugins/textstats.yaml $< > $@.tmp && mv $@.tmp $@
 
 all-local: plugins-all
-plugins-all: $(CATALOG_PLUGINS) catalog/textstats/agent.yaml
+plugins-all: $(CATALOG_PLUGINS) catalog/textstats/agent.yaml catalog/llm/agent.yaml
 clean-local: plugins-clean
 plugins-clean:
-	rm -f $(CATALOG_PLUGINS) catalog/textstats/agent.yaml
+	rm -f $(CATALOG_PLUGINS) catalog/textstats/agent.yaml catalog/llm/agent.yaml
 
 # Installed beside the shipped Lua agents.
 install-data-local: plugins-install

@@ -1,21 +1,18 @@
 # bench/: `make bench` runs every benchmark; each prints JSON lines
 # ({"bench": NAME, ...}) on stdout, collected in bench/results.jsonl.
-# Areas add C benchmarks to BENCH_PROGRAMS (built on demand) and scripts
-# to BENCH_SCRIPTS (run with the build directory as the current one).
-BENCH_PROGRAMS =
-BENCH_SCRIPTS =
-EXTRA_PROGRAMS =
+# Areas add C benchmarks to BENCH_BINS (built on demand) and scripts
+# to BENCH_SHELL (run with the build directory as the current one).
 
-bench: all $(BENCH_PROGRAMS)
+bench: all $(BENCH_BINS)
 	@$(MKDIR_P) bench
 	@: > bench/results.jsonl
-	@for b in $(BENCH_PROGRAMS); do \
+	@for b in $(BENCH_BINS); do \
 		./$$b | tee -a bench/results.jsonl || exit 1; \
 	done
-	@for s in $(BENCH_SCRIPTS); do \
+	@for s in $(BENCH_SHELL); do \
 		SUTRA_SRCDIR='$(abs_top_srcdir)' SUTRA_BUILDDIR='$(abs_top_builddir)' \
 		$(SHELL) $(top_srcdir)/$$s | tee -a bench/results.jsonl || exit 1; \
 	done
 
-CLEANFILES += bench/results.jsonl $(BENCH_PROGRAMS)
+CLEANFILES += bench/results.jsonl $(BENCH_BINS)
 .PHONY: bench

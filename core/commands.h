@@ -9,6 +9,7 @@
 
 int cmd_agent(struct cli *cli, int argc, char **argv);
 int cmd_memory(struct cli *cli, int argc, char **argv);
+int cmd_sandbox(struct cli *cli, int argc, char **argv);
 int cmd_version(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
 #include "util.h"
 
 #ifndef SUTRA_PKGDATADIR
@@ -167,6 +168,7 @@ int runtime_open(const struct runtime_options *opts, struct runtime **out,
 	if (catalog_load(paths, n_paths, &rt->catalog, err) < 0)
 		goto fail;
 	runtime_free_paths(paths);
+	rt->sandbox_run = sandbox_effect;
 	*out = rt;
 	return 0;
 nomem:

@@ -333,6 +333,27 @@ uint64_t sbx_largest_file(int dirfd)
 	return max;
 }
 
+static int prune_cb(int dirfd, const char *name, const struct stat *sb,
+		    void *ud)
+{
+	unsigned *pruned = ud;
+
+	if (S_ISDIR(sb->st_mode) ||
+	    (S_ISREG(sb->st_mode) && sb->st_nlink == 1))
+		return 0;
+	if (unlinkat(dirfd, name, 0) == 0)
+		++*pruned;
+	return 0;
+}
+
+unsigned sbx_prune_tree(int dirfd)
+{
+	unsigned pruned = 0;
+
+	walk(dirfd, 0, prune_cb, &pruned);
+	return pruned;
+}
+
 static int copy_tree_at(int src, int dst, int depth, unsigned *skipped,
 			struct sutra_err *err);
 

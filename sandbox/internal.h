@@ -191,6 +191,13 @@ int sbx_copy_tree(int src, int dst, unsigned *skipped,
 		  struct sutra_err *err);
 
 /*
+ * Unlinks what is not a directory or a regular file with one link below
+ * dirfd (symlinks, FIFOs, sockets, hard links), so that a kept work dir
+ * holds nothing that leads elsewhere.  Returns how many it unlinked.
+ */
+unsigned sbx_prune_tree(int dirfd);
+
+/*
  * Removes everything below dirfd and then name in parent, never
  * following a symlink, and getting through modes like 000 and very deep
  * trees.  Returns 0 or -1 with err naming the entry.

@@ -715,8 +715,12 @@ static void keep_files(struct run *r, int work, struct sutra_err *err)
 {
 	int dst;
 
-	if (r->mode == SBX_MODE_DEGRADED)
-		return;   /* the work dir is already the host's */
+	if (r->mode == SBX_MODE_DEGRADED) {
+		/* The work dir is already the host's: strip what could lead
+		 * whoever opens it later somewhere else. */
+		r->keep_skipped = sbx_prune_tree(work);
+		return;
+	}
 	dst = open(r->workdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dst < 0 || sbx_copy_tree(work, dst, &r->keep_skipped, err) < 0)
 		set_error(r, "keep work dir '%s': %s", r->workdir,
@@ -927,8 +931,10 @@ static cJSON *verdict_json(struct run *r)
 		cJSON_AddItemToObject(v, "collect_errors", r->collect_errors);
 		r->collected = r->collect_errors = NULL;
 	}
-	if (r->spec->keep && r->workdir)
+	if (r->spec->keep && r->workdir) {
 		cJSON_AddStringToObject(v, "workdir", r->workdir);
+		cJSON_AddNumberToObject(v, "keep_skipped", r->keep_skipped);
+	}
 	return v;
 }
 

@@ -395,9 +395,16 @@ static int nonblock(int fd)
  * maps its ids.  Returns 0, or -1 with r->error set; r->ns_failed when
  * the kernel refused the namespaces.
  */
+static void close_pair(int fds[2])
+{
+	close_fd(&fds[0]);
+	close_fd(&fds[1]);
+}
+
 static int start(struct run *r)
 {
-	int out[2], errp[2], st[2], ctl[2], notif[2];
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, st[2] = {-1, -1};
+	int ctl[2] = {-1, -1}, notif[2] = {-1, -1};
 	int pidfd = -1;
 	unsigned long flags = r->mode == SBX_MODE_NS ? NS_FLAGS : 0;
 
@@ -405,7 +412,12 @@ static int start(struct run *r)
 	    pipe2(st, O_CLOEXEC) < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notif) < 0) {
-		set_error(r, "pipe: %s", strerror(errno));
+		set_error(r, "pipes for the run: %s", strerror(errno));
+		close_pair(out);
+		close_pair(errp);
+		close_pair(st);
+		close_pair(ctl);
+		close_pair(notif);
 		return -1;
 	}
 	r->plan.ctl_r = ctl[1];
@@ -438,6 +450,7 @@ static int start(struct run *r)
 		r->fds[i].events = POLLIN;
 	nonblock(out[0]);
 	nonblock(errp[0]);
+	nonblock(st[0]);
 	nonblock(notif[0]);
 	arm_timer(r, SETUP_TIMEOUT_MS);
 	if (r->mode == SBX_MODE_NS) {
@@ -573,6 +586,8 @@ static void on_status(struct run *r)
 	}
 	switch (m.type) {
 	case SBX_MSG_READY:
+		if (r->phase != PH_SETUP)
+			break;   /* already being killed (set-up too slow) */
 		r->phase = PH_RUNNING;
 		r->t_go = now_ns();
 		arm_timer(r, r->spec->limits.wall_ms);
@@ -626,11 +641,12 @@ static void poll_loop(struct run *r)
 			on_status(r);
 		if (r->fds[FD_TIMER].revents)
 			on_timer(r);
-		if (r->fds[FD_PIDFD].revents && !r->got_done) {
-			/* Gone before its report (killed after the grace, or
-			 * failed): take what is left in the pipes. */
-			on_status(r);
-			r->x_dead = !r->got_done;
+		if (r->fds[FD_PIDFD].revents) {
+			/* Gone (killed after the grace, or failed): take the
+			 * report if it made it, and stop. */
+			if (!r->got_done)
+				on_status(r);
+			r->x_dead = 1;
 		}
 	}
 	if (!r->t_end)
@@ -764,7 +780,6 @@ static void end_attempt(struct run *r)
 	for (int i = 0; i < N_FDS; i++)
 		if (i != FD_TIMER)
 			close_fd(&r->fds[i].fd);
-	close_fd(&r->plan.ctl_r);
 }
 
 static int attempt(struct run *r, int mode, struct sutra_err *err)

@@ -14,6 +14,7 @@
  * Medians in microseconds, with the overhead over the bare run.  Run from
  * the build directory (`make bench`); SANDBOX_BENCH_N sets the samples.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -47,14 +48,23 @@ static double median_us(int64_t *ns, int n)
 	return (double)ns[n / 2] / 1000.0;
 }
 
+/* Runs argv with stdout on /dev/null and waits: the bare cost. */
 static int64_t spawn_wait(char *const argv[])
 {
+	posix_spawn_file_actions_t fa;
 	int64_t t0 = now_ns();
 	pid_t pid;
-	int status;
+	int status, rc;
 
-	if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0)
-		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		fprintf(stderr, "sandbox-bench: spawn %s: %s\n", argv[0],
+			strerror(rc));
+		exit(1);
+	}
 	waitpid(pid, &status, 0);
 	return now_ns() - t0;
 }

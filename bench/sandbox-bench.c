@@ -12,7 +12,8 @@
  *   sandbox.par2            the same 200 on 2 threads: runs/s
  *
  * Medians in microseconds, with the overhead over the bare run.  Run from
- * the build directory (`make bench`); SANDBOX_BENCH_N sets the samples.
+ * the build directory (`make bench`, which passes the sutra binary as
+ * the first argument); SANDBOX_BENCH_N sets the samples.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -162,7 +163,7 @@ static void bench_throughput(void)
 	fflush(stdout);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char *tru[] = {"/bin/true", NULL};
 	char *py[] = {"/usr/bin/python3", "-c", "pass", NULL};
@@ -170,8 +171,13 @@ int main(void)
 	int n = samples();
 	double bare, bare_py;
 
-	snprintf(cli, sizeof(cli), "%s/sutra",
-		 getenv("SUTRA_BUILDDIR") ? getenv("SUTRA_BUILDDIR") : ".");
+	/* `make bench` passes the sutra binary; else the build dir's. */
+	if (argc > 1)
+		snprintf(cli, sizeof(cli), "%s", argv[1]);
+	else
+		snprintf(cli, sizeof(cli), "%s/sutra",
+			 getenv("SUTRA_BUILDDIR") ? getenv("SUTRA_BUILDDIR")
+						  : ".");
 	char *cli_argv[] = {cli, "sandbox", "run", "--", "/bin/true", NULL};
 
 	bare = bench_bare(tru, n);

@@ -2,11 +2,13 @@
 #include "agent.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "luart.h"
 #include "plughost.h"
+#include "runlog.h"
 #include "runtime.h"
 #include "schema.h"
 #include "util.h"
@@ -121,11 +123,115 @@ int agent_require(const struct agent_ctx *ctx, unsigned perm,
 		       ctx->agent ? ctx->agent->manifest_path : "agent.yaml");
 }
 
+/* ---------------------------------------------------------- journal */
+
+/* A journaled result: {"ok": value} or {"error": message, "code": n}. */
+static cJSON *pack(int rc, const cJSON *value, const struct sutra_err *e)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	if (rc == 0) {
+		cJSON_AddItemToObject(p, "ok", value ? cJSON_Duplicate(value, 1)
+						     : cJSON_CreateNull());
+	} else {
+		cJSON_AddStringToObject(p, "error", e->msg);
+		cJSON_AddNumberToObject(p, "code", e->code);
+	}
+	return p;
+}
+
+static int unpack(const cJSON *p, cJSON **value, struct sutra_err *err)
+{
+	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(p, "ok");
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(p, "error");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(p, "code");
+
+	*value = NULL;
+	if (ok)
+		return (*value = cJSON_Duplicate(ok, 1)) ? 0
+			: err_set(err, SUTRA_ENOMEM, "out of memory");
+	return err_set(err, cJSON_IsNumber(code) ? code->valueint : SUTRA_EFAILED,
+		       "%s", cJSON_IsString(msg) ? msg->valuestring
+						  : "journaled failure");
+}
+
+typedef int (*perform_fn)(struct agent_ctx *ctx, const cJSON *request,
+			  cJSON **result, struct sutra_err *err);
+
+/*
+ * Performs an effect through the journal: a result recorded at this
+ * position is returned without performing it (resume, replay); otherwise
+ * it is performed and its result (or failure) recorded.  durable effects
+ * are written at once, so a crash right after one never pays it twice.
+ */
+static int journaled(struct agent_ctx *ctx, const char *kind,
+		     const cJSON *request, int durable, perform_fn perform,
+		     cJSON **result, struct sutra_err *err)
+{
+	struct runlog_attempt *j = ctx->journal;
+	cJSON *recorded = NULL, *packed;
+	struct sutra_err e = {0};
+	int seq, found, rc;
+
+	*result = NULL;
+	if (!j)
+		return perform(ctx, request, result, err);
+	if ((found = runlog_effect_begin(j, kind, request, &seq, &recorded, err)) < 0)
+		return -1;
+	if (found) {
+		rc = unpack(recorded, result, err);
+		cJSON_Delete(recorded);
+		return rc;
+	}
+	rc = perform(ctx, request, result, &e);
+	packed = pack(rc, *result, &e);
+	if (!packed || runlog_effect_end(j, seq, kind, request, packed, durable,
+					 err) < 0) {
+		cJSON_Delete(packed);
+		cJSON_Delete(*result);
+		*result = NULL;
+		return packed ? -1 : err_set(err, SUTRA_ENOMEM, "out of memory");
+	}
+	cJSON_Delete(packed);
+	if (rc < 0)
+		*err = err->code ? *err : e;
+	return rc;
+}
+
+/* ------------------------------------------------------------ effects */
+
+/* Runs a nested agent; the result also carries what it wrote to memory
+ * and where the journal continues, so a replayed call restores both. */
+static int perform_call(struct agent_ctx *ctx, const cJSON *request,
+			cJSON **result, struct sutra_err *err)
+{
+	const char *name = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(request, "agent"));
+	const cJSON *input = cJSON_GetObjectItemCaseSensitive(request, "input");
+	struct agent_ctx child = *ctx;
+	struct agent *a;
+	cJSON *out = NULL;
+	int mark = memtx_mark(ctx->mem);
+
+	if (!(a = catalog_find(ctx->rt->catalog, name)))
+		return catalog_not_found(ctx->rt->catalog, name, err);
+	child.depth++;
+	if (agent_invoke(a, input, &child, &out, err) < 0)
+		return -1;
+	*result = cJSON_CreateObject();
+	cJSON_AddItemToObject(*result, "output", out);
+	cJSON_AddItemToObject(*result, "writes", memtx_writes_since(ctx->mem, mark));
+	if (ctx->journal)
+		cJSON_AddNumberToObject(*result, "next",
+					runlog_attempt_seq(ctx->journal));
+	return 0;
+}
+
 int agent_call(struct agent_ctx *ctx, const char *name, const cJSON *input,
 	       cJSON **output, struct sutra_err *err)
 {
-	struct agent_ctx child = *ctx;
-	struct agent *a;
+	cJSON *request, *result = NULL;
+	int rc;
 
 	*output = NULL;
 	if (agent_require(ctx, PERM_CALL, err) < 0)
@@ -134,17 +240,38 @@ int agent_call(struct agent_ctx *ctx, const char *name, const cJSON *input,
 		return err_set(err, SUTRA_EFAILED,
 			       "agent calls nested deeper than %d",
 			       AGENT_MAX_DEPTH);
-	if (!(a = catalog_find(ctx->rt->catalog, name)))
-		return catalog_not_found(ctx->rt->catalog, name, err);
 	if (agent_should_stop(ctx, err))
 		return -1;
-	child.depth++;
-	return agent_invoke(a, input, &child, output, err);
+	if (!(request = cJSON_CreateObject()))
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	cJSON_AddStringToObject(request, "agent", name);
+	cJSON_AddItemToObject(request, "input", cJSON_Duplicate(input, 1));
+	int mark = memtx_mark(ctx->mem);
+	rc = journaled(ctx, "call", request, 1, perform_call, &result, err);
+	cJSON_Delete(request);
+	if (rc == 0 && memtx_mark(ctx->mem) == mark) {
+		/* Nothing was staged: the call came from the journal (or
+		 * wrote nothing, where both steps below are no-ops).  Restore
+		 * the callee's writes and skip the positions its own effects
+		 * used. */
+		const cJSON *next = cJSON_GetObjectItemCaseSensitive(result, "next");
+		rc = memtx_restage(ctx->mem,
+				   cJSON_GetObjectItemCaseSensitive(result, "writes"),
+				   err);
+		if (ctx->journal && cJSON_IsNumber(next))
+			runlog_attempt_seek(ctx->journal, next->valueint);
+	}
+	if (rc == 0)
+		*output = cJSON_DetachItemFromObjectCaseSensitive(result, "output");
+	cJSON_Delete(result);
+	if (rc == 0 && !*output)
+		*output = cJSON_CreateNull();
+	return rc;
 }
 
 static int effect(struct agent_ctx *ctx, unsigned perm, runtime_effect_fn fn,
-		  const char *what, const cJSON *request, cJSON **result,
-		  struct sutra_err *err)
+		  const char *kind, const char *what, const cJSON *request,
+		  cJSON **result, struct sutra_err *err)
 {
 	*result = NULL;
 	if (agent_require(ctx, perm, err) < 0)
@@ -154,26 +281,99 @@ static int effect(struct agent_ctx *ctx, unsigned perm, runtime_effect_fn fn,
 			       what);
 	if (agent_should_stop(ctx, err))
 		return -1;
-	return fn(ctx, request, result, err);
+	return journaled(ctx, kind, request, 1, fn, result, err);
 }
 
 int agent_llm(struct agent_ctx *ctx, const cJSON *request, cJSON **response,
 	      struct sutra_err *err)
 {
-	return effect(ctx, PERM_LLM, ctx->rt->llm_chat, "the llm layer",
+	return effect(ctx, PERM_LLM, ctx->rt->llm_chat, "llm", "the llm layer",
 		      request, response, err);
 }
 
 int agent_sandbox(struct agent_ctx *ctx, const cJSON *request,
 		  cJSON **verdict, struct sutra_err *err)
 {
-	return effect(ctx, PERM_SANDBOX, ctx->rt->sandbox_run, "the sandbox",
-		      request, verdict, err);
+	return effect(ctx, PERM_SANDBOX, ctx->rt->sandbox_run, "sandbox",
+		      "the sandbox", request, verdict, err);
 }
 
 int agent_http(struct agent_ctx *ctx, const cJSON *request,
 	       cJSON **response, struct sutra_err *err)
 {
-	return effect(ctx, PERM_HTTP, ctx->rt->http_fetch, "http", request,
-		      response, err);
+	return effect(ctx, PERM_HTTP, ctx->rt->http_fetch, "http", "http",
+		      request, response, err);
+}
+
+/* Result: {"found": true, "value": V} or {"found": false}. */
+static int perform_memory_get(struct agent_ctx *ctx, const cJSON *request,
+			      cJSON **result, struct sutra_err *err)
+{
+	const char *key = cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(request, "key"));
+	char *text = NULL;
+	cJSON *value = NULL;
+	int rc = memtx_get(ctx->mem, key, &text, err);
+
+	if (rc < 0)
+		return -1;
+	if (rc && !(value = cJSON_Parse(text))) {
+		free(text);
+		return err_set(err, SUTRA_EFAILED,
+			       "memory key '%s' holds invalid JSON", key);
+	}
+	free(text);
+	*result = cJSON_CreateObject();
+	cJSON_AddBoolToObject(*result, "found", rc == 1);
+	if (value)
+		cJSON_AddItemToObject(*result, "value", value);
+	return 0;
+}
+
+int agent_memory_get(struct agent_ctx *ctx, const char *key, char **json,
+		     struct sutra_err *err)
+{
+	cJSON *request = cJSON_CreateObject(), *result = NULL;
+	int rc;
+
+	*json = NULL;
+	if (!request || !cJSON_AddStringToObject(request, "key", key)) {
+		cJSON_Delete(request);
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	}
+	rc = journaled(ctx, "memory.get", request, 0, perform_memory_get,
+		       &result, err);
+	cJSON_Delete(request);
+	if (rc < 0)
+		return -1;
+	const cJSON *value = cJSON_GetObjectItemCaseSensitive(result, "value");
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(result, "found")) ||
+	    !value) {
+		cJSON_Delete(result);
+		return 0;
+	}
+	*json = cJSON_PrintUnformatted(value);
+	cJSON_Delete(result);
+	return *json ? 1 : err_set(err, SUTRA_ENOMEM, "out of memory");
+}
+
+static int perform_memory_keys(struct agent_ctx *ctx, const cJSON *request,
+			       cJSON **result, struct sutra_err *err)
+{
+	(void)request;
+	return memtx_keys(ctx->mem, result, err);
+}
+
+int agent_memory_keys(struct agent_ctx *ctx, cJSON **keys,
+		      struct sutra_err *err)
+{
+	cJSON *request = cJSON_CreateObject();
+	int rc;
+
+	if (!request)
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	rc = journaled(ctx, "memory.keys", request, 0, perform_memory_keys,
+		       keys, err);
+	cJSON_Delete(request);
+	return rc;
 }

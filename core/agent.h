@@ -22,6 +22,7 @@
 #include "memory.h"
 
 struct runtime;
+struct runlog_attempt;
 
 /*
  * The context of one agent call: borrowed by the agent for the duration of
@@ -40,6 +41,7 @@ struct agent_ctx {
 	const atomic_int *cancel;    /* non-zero: stop; may be NULL */
 	int depth;                   /* nesting of ctx.call */
 	struct agent *agent;         /* the agent being run (set by invoke) */
+	struct runlog_attempt *journal; /* the step attempt's journal, or NULL */
 };
 
 /* Deepest nesting of ctx.call, against runaway recursion. */
@@ -78,6 +80,16 @@ int agent_sandbox(struct agent_ctx *ctx, const cJSON *request,
 		  cJSON **verdict, struct sutra_err *err);
 int agent_http(struct agent_ctx *ctx, const cJSON *request,
 	       cJSON **response, struct sutra_err *err);
+
+/*
+ * Memory reads, journaled so that replay sees what the run saw.  get:
+ * returns 1 with new JSON text in *json, 0 when absent, -1 on error.
+ * Writes go to ctx->mem directly (they commit with the step).
+ */
+int agent_memory_get(struct agent_ctx *ctx, const char *key, char **json,
+		     struct sutra_err *err);
+int agent_memory_keys(struct agent_ctx *ctx, cJSON **keys,
+		      struct sutra_err *err);
 
 /*
  * The operations of one agent kind.  load runs once per agent (under the

@@ -26,6 +26,7 @@ struct cli {
 	int verbosity;         /* -v counts up, -q down */
 	int color;             /* 0 off, 1 on (a terminal and no --no-color) */
 	struct runtime *rt;    /* opened by cli_runtime */
+	const char *command;   /* the command being run, for usage messages */
 };
 
 struct cli_command {

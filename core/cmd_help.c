@@ -1,5 +1,5 @@
 /* cmd_help.c - `sutra help [COMMAND]` and `sutra version`. */
-#include <curl/curl.h>
+#include <curl/curlver.h>
 #include <lua.h>
 #include <seccomp.h>
 #include <sqlite3.h>
@@ -66,7 +66,7 @@ int cmd_version(struct cli *cli, int argc, char **argv)
 		cJSON_AddNumberToObject(o, "plugin_abi", SUTRA_PLUGIN_ABI);
 		cJSON_AddStringToObject(o, "lua", LUA_RELEASE);
 		cJSON_AddStringToObject(o, "sqlite", sqlite3_libversion());
-		cJSON_AddStringToObject(o, "curl", curl_version_info(CURLVERSION_NOW)->version);
+		cJSON_AddStringToObject(o, "curl", LIBCURL_VERSION);
 		cJSON_AddStringToObject(o, "cjson", cJSON_Version());
 		cJSON_AddStringToObject(o, "yaml", yaml_get_version_string());
 		cJSON_AddStringToObject(o, "seccomp", seccomp);
@@ -78,7 +78,7 @@ int cmd_version(struct cli *cli, int argc, char **argv)
 	printf("%s, SQLite %s, libcurl %s, cJSON %s, libyaml %s, "
 	       "libseccomp %s\n",
 	       LUA_RELEASE, sqlite3_libversion(),
-	       curl_version_info(CURLVERSION_NOW)->version, cJSON_Version(),
+	       LIBCURL_VERSION, cJSON_Version(),
 	       yaml_get_version_string(), seccomp);
 	return 0;
 }

@@ -182,12 +182,110 @@ static int memory_sessions_cmd(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* Parses [--session ID] and one FILE operand. */
+static const char *one_file(struct cli *cli, int argc, char **argv,
+			    const char **session)
+{
+	int first = parse(cli, argc, argv, 1, session);
+
+	return first < 0 ? NULL : argv[first];
+}
+
+static int memory_backup_cmd(struct cli *cli, int argc, char **argv)
+{
+	const char *session = NULL, *file = one_file(cli, argc, argv, &session);
+	struct sutra_err err = {0};
+	struct state *st;
+
+	if (!file)
+		return 2;
+	if (!(st = cli_state(cli, &err)) || state_backup(st, file, &err) < 0)
+		return cli_fail(&err);
+	return 0;
+}
+
+static int memory_restore_cmd(struct cli *cli, int argc, char **argv)
+{
+	const char *session = NULL, *file = one_file(cli, argc, argv, &session);
+	struct sutra_err err = {0};
+	struct state *st;
+
+	if (!file)
+		return 2;
+	if (!(st = cli_state(cli, &err)) || state_restore(st, file, &err) < 0)
+		return cli_fail(&err);
+	return 0;
+}
+
+static int memory_export_cmd(struct cli *cli, int argc, char **argv)
+{
+	const char *session = NULL;
+	struct sutra_err err = {0};
+	struct state *st;
+	cJSON *list = NULL, *e, *doc, *mem;
+	int first = parse(cli, argc, argv, 0, &session);
+
+	if (first < 0)
+		return 2;
+	if (!(st = cli_state(cli, &err)) ||
+	    memory_list(st, session, &list, &err) < 0)
+		return cli_fail(&err);
+	doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "session", session);
+	mem = cJSON_AddObjectToObject(doc, "memory");
+	cJSON_ArrayForEach(e, list)
+		cJSON_AddItemToObject(mem,
+			cJSON_GetObjectItemCaseSensitive(e, "key")->valuestring,
+			cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(e, "value"), 1));
+	cli_print_json(doc);
+	cJSON_Delete(doc);
+	cJSON_Delete(list);
+	return 0;
+}
+
+/* Imports an export: {"session": ID, "memory": {key: value}}; --session
+ * overrides the file's session. */
+static int memory_import_cmd(struct cli *cli, int argc, char **argv)
+{
+	const char *session = NULL;
+	struct sutra_err err = {0};
+	struct state *st;
+	int first = cli_getopt(cli, argc, argv, "", session_longs,
+			       session_option, &session);
+	cJSON *doc;
+	int rc;
+
+	if (first < 0)
+		return 2;
+	if (argc - first != 1)
+		return cli_usage("memory", "'memory import' takes one file");
+	char arg[4096];
+	snprintf(arg, sizeof(arg), "@%s", argv[first]);
+	if (!(doc = cli_read_json_arg(arg, "import", &err)))
+		return cli_fail(&err);
+	if (!session)
+		session = cJSON_GetStringValue(
+			cJSON_GetObjectItemCaseSensitive(doc, "session"));
+	if (!session)
+		session = "default";
+	rc = (st = cli_state(cli, &err)) &&
+	     memory_import(st, session,
+			   cJSON_GetObjectItemCaseSensitive(doc, "memory"),
+			   &err) == 0;
+	cJSON_Delete(doc);
+	return rc ? 0 : cli_fail(&err);
+}
+
 static const struct cli_subcommand memory_subs[] = {
 	{"get", memory_get_cmd},
 	{"set", memory_set_cmd},
 	{"del", memory_del_cmd},
 	{"list", memory_list_cmd},
 	{"sessions", memory_sessions_cmd},
+	{"backup", memory_backup_cmd},
+	{"restore", memory_restore_cmd},
+	{"export", memory_export_cmd},
+	{"import", memory_import_cmd},
 	{0},
 };
 

@@ -57,6 +57,7 @@ int err_exit_code(int code)
 {
 	switch ((enum sutra_errc)code) {
 	case SUTRA_OK:
+	case SUTRA_EWAITING:
 		return 0;
 	case SUTRA_EUSAGE:
 	case SUTRA_ENOTFOUND:
@@ -90,6 +91,7 @@ const char *err_name(int code)
 	case SUTRA_EPERM: return "permission";
 	case SUTRA_EBUDGET: return "budget";
 	case SUTRA_ECANCELED: return "canceled";
+	case SUTRA_EWAITING: return "waiting";
 	}
 	return "unknown";
 }

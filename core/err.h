@@ -28,6 +28,7 @@ enum sutra_errc {
 	SUTRA_EPERM,      /* an agent used a permission it lacks: exit 1 */
 	SUTRA_EBUDGET,    /* a budget was exceeded: exit 1 */
 	SUTRA_ECANCELED,  /* the caller asked to stop: exit 1 */
+	SUTRA_EWAITING,   /* a run paused for an answer (ask): exit 0 */
 };
 
 struct sutra_err {

@@ -2,7 +2,7 @@
 # unit tests and the benchmarks link.
 noinst_LTLIBRARIES += libsutracore.la
 libsutracore_la_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
-libsutracore_la_LIBADD = $(DEP_LIBS)
+libsutracore_la_LIBADD = $(KERNEL_LIBS)
 libsutracore_la_SOURCES = \
 	core/err.c core/err.h \
 	core/log.c core/log.h \
@@ -16,13 +16,25 @@ libsutracore_la_SOURCES = \
 	core/agent.c core/agent.h \
 	core/luart.c core/luart.h \
 	core/plughost.c core/plughost.h \
-	core/runtime.c core/runtime.h
+	core/runtime.c core/runtime.h \
+	core/expr.c core/expr.h \
+	core/chain.h core/chain_load.c core/chain_run.c core/chain_graph.c \
+	core/pool.c core/pool.h \
+	core/trace.c core/trace.h \
+	core/runlog.c core/runlog.h \
+	core/netmod.c core/netmod.h
 
 bin_PROGRAMS += sutra
 sutra_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
-sutra_LDADD = libsutracore.la $(DEP_LIBS)
+sutra_LDADD = libsutracore.la $(KERNEL_LIBS)
+# Exported so that the network module (sutra-net.so) finds the kernel.
+sutra_LDFLAGS = -export-dynamic
 sutra_SOURCES = \
 	core/main.c core/cli.h core/commands.h \
 	core/cmd_agent.c \
+	core/cmd_run.c \
+	core/cmd_runs.c \
+	core/cmd_chain.c \
 	core/cmd_memory.c \
-	core/cmd_help.c
+	core/cmd_help.c \
+	core/cmd_net.c

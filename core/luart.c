@@ -144,31 +144,39 @@ static int is_array_table(lua_State *L, int idx, lua_Integer *len)
 
 static cJSON *to_json(lua_State *L, int idx, int depth, struct sutra_err *err);
 
-static cJSON *table_to_json(lua_State *L, int idx, int depth,
-			    struct sutra_err *err)
+/* An object's keys in sorted order, so that output is deterministic (it
+ * feeds checkpoints, cache keys and replay comparisons). */
+static int compare_members(const void *a, const void *b)
 {
-	lua_Integer n;
-	cJSON *out;
+	return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
+}
 
-	if (!lua_checkstack(L, 4)) {
-		err_set(err, SUTRA_ENOMEM, "Lua stack exhausted");
-		return NULL;
+static cJSON *sort_members(cJSON *obj)
+{
+	int n = cJSON_GetArraySize(obj), i = 0;
+	cJSON **members, *c;
+
+	if (n < 2)
+		return obj;
+	if (!(members = malloc(sizeof(*members) * (size_t)n)))
+		return obj;   /* unsorted but complete */
+	for (c = obj->child; c; c = c->next)
+		members[i++] = c;
+	qsort(members, (size_t)n, sizeof(*members), compare_members);
+	for (i = 0; i < n; i++) {
+		members[i]->prev = i ? members[i - 1] : members[n - 1];
+		members[i]->next = i + 1 < n ? members[i + 1] : NULL;
 	}
-	if (is_array_table(L, idx, &n)) {
-		out = cJSON_CreateArray();
-		for (lua_Integer i = 1; out && i <= n; i++) {
-			lua_rawgeti(L, idx, i);
-			cJSON *c = to_json(L, lua_gettop(L), depth + 1, err);
-			lua_pop(L, 1);
-			if (!c) {
-				cJSON_Delete(out);
-				return NULL;
-			}
-			cJSON_AddItemToArray(out, c);
-		}
-		return out;
-	}
-	out = cJSON_CreateObject();
+	obj->child = members[0];
+	free(members);
+	return obj;
+}
+
+static cJSON *object_to_json(lua_State *L, int idx, int depth,
+			     struct sutra_err *err)
+{
+	cJSON *out = cJSON_CreateObject();
+
 	lua_pushnil(L);
 	while (out && lua_next(L, idx)) {
 		char keybuf[32];
@@ -196,7 +204,36 @@ static cJSON *table_to_json(lua_State *L, int idx, int depth,
 		}
 		cJSON_AddItemToObject(out, key, c);
 	}
-	return out;
+	if (!out)
+		err_set(err, SUTRA_ENOMEM, "out of memory");
+	return out ? sort_members(out) : NULL;
+}
+
+static cJSON *table_to_json(lua_State *L, int idx, int depth,
+			    struct sutra_err *err)
+{
+	lua_Integer n;
+	cJSON *out;
+
+	if (!lua_checkstack(L, 4)) {
+		err_set(err, SUTRA_ENOMEM, "Lua stack exhausted");
+		return NULL;
+	}
+	if (is_array_table(L, idx, &n)) {
+		out = cJSON_CreateArray();
+		for (lua_Integer i = 1; out && i <= n; i++) {
+			lua_rawgeti(L, idx, i);
+			cJSON *c = to_json(L, lua_gettop(L), depth + 1, err);
+			lua_pop(L, 1);
+			if (!c) {
+				cJSON_Delete(out);
+				return NULL;
+			}
+			cJSON_AddItemToArray(out, c);
+		}
+		return out;
+	}
+	return object_to_json(L, idx, depth, err);
 }
 
 static cJSON *to_json(lua_State *L, int idx, int depth, struct sutra_err *err)
@@ -365,7 +402,7 @@ static int l_memory_get(lua_State *L) /* [-1, +1] */
 	struct agent_ctx *ctx = cur_ctx(L);
 	struct sutra_err err = {0};
 	char *text = NULL;
-	int rc = memtx_get(ctx->mem, key, &text, &err);
+	int rc = agent_memory_get(ctx, key, &text, &err);
 
 	if (rc < 0)
 		return raise_err(L, &err);
@@ -426,7 +463,7 @@ static int l_memory_keys(lua_State *L) /* [-0, +1] */
 {
 	struct sutra_err err = {0};
 	cJSON *keys = NULL;
-	int rc = memtx_keys(cur_ctx(L)->mem, &keys, &err);
+	int rc = agent_memory_keys(cur_ctx(L), &keys, &err);
 
 	return push_result(L, keys, rc, &err);
 }
@@ -526,6 +563,13 @@ static int l_call(lua_State *L) /* [-2, +1] */
 		return raise_err(L, &err);
 	rc = agent_call(ctx, name, input, &out, &err);
 	cJSON_Delete(input);
+	if (rc < 0) {
+		/* The callee's message already names its agent and line; a
+		 * position here would repeat at every level of nesting. */
+		cJSON_Delete(out);
+		lua_pushstring(L, err.msg);
+		return lua_error(L);
+	}
 	return push_result(L, out, rc, &err);
 }
 
@@ -865,6 +909,11 @@ void luart_thread_done(void)
 	pthread_setspecific(state_key, NULL);
 	lua_close(thread_L);
 	thread_L = NULL;
+}
+
+void luart_push_base(lua_State *L)
+{
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &key_base);
 }
 
 /* ------------------------------------------------------------ require */

@@ -39,6 +39,9 @@ void luart_thread_done(void);
 int luart_push_json(lua_State *L, const cJSON *v, struct sutra_err *err);
 cJSON *luart_to_json(lua_State *L, int idx, struct sutra_err *err);
 
+/* Pushes the read-only table of safe globals agents see. [-0, +1] */
+void luart_push_base(lua_State *L);
+
 /*
  * Calls the function below nargs arguments in protected mode with a
  * message handler that adds a traceback [-(nargs+1), +nres|0].  On error

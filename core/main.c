@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,41 @@
 
 const struct cli_command cli_commands[] = {
 	{
+		.name = "run",
+		.synopsis = "run CHAIN.yaml [-i KEY=VALUE]... [--input JSON|@FILE] "
+			    "[--session ID] [--max-parallel N] [--trace FILE] "
+			    "[--durability sync|batch]",
+		.summary = "run a chain and print its output as JSON",
+		.run = cmd_run,
+	},
+	{
+		.name = "resume",
+		.synopsis = "resume RUN_ID|last [--answer JSON|@FILE]",
+		.summary = "continue a run from its checkpoints (or answer its "
+			   "question)",
+		.run = cmd_resume,
+	},
+	{
+		.name = "replay",
+		.synopsis = "replay RUN_ID|last",
+		.summary = "re-run a recorded run offline and report divergences",
+		.run = cmd_replay,
+	},
+	{
+		.name = "runs",
+		.synopsis = "runs [list]\n"
+			    "runs show RUN_ID [--events]",
+		.summary = "list recorded runs, or show one's timeline",
+		.run = cmd_runs,
+	},
+	{
+		.name = "chain",
+		.synopsis = "chain validate FILE...\n"
+			    "chain graph FILE [--format dot|mermaid]",
+		.summary = "check chain files, or draw one as a graph",
+		.run = cmd_chain,
+	},
+	{
 		.name = "agent",
 		.synopsis = "agent list\n"
 			    "agent info NAME\n"
@@ -31,9 +67,21 @@ const struct cli_command cli_commands[] = {
 			    "memory set KEY JSON [--session ID]\n"
 			    "memory del KEY [--session ID]\n"
 			    "memory list [--session ID]\n"
-			    "memory sessions",
+			    "memory sessions\n"
+			    "memory backup FILE\n"
+			    "memory restore FILE\n"
+			    "memory export [--session ID]\n"
+			    "memory import FILE [--session ID]",
 		.summary = "read and write session memory",
 		.run = cmd_memory,
+	},
+	{
+		.name = "llm",
+		.synopsis = "llm chat [--provider NAME] [--model M] [--stream] "
+			    "[--no-cache] [--system TEXT] [--temperature T] "
+			    "PROMPT",
+		.summary = "chat with the configured LLM provider",
+		.run = cmd_llm,
 	},
 	{
 		.name = "sandbox",
@@ -189,12 +237,13 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shorts,
 	while ((c = getopt_long(argc, argv, optstring, all, NULL)) != -1) {
 		int g;
 		if (c == OPT_HELP) {
-			cmd_help(cli, 2, (char *[]){"help", argv[0], NULL});
+			const char *name = cli->command ? cli->command : argv[0];
+			cmd_help(cli, 2, (char *[]){"help", (char *)name, NULL});
 			exit(0);
 		}
 		if (c == '?' || c == ':') {
 			const char *bad = argv[optind - 1];
-			cli_usage(argv[0], c == ':' ? "option '%s' needs a value"
+			cli_usage(cli->command, c == ':' ? "option '%s' needs a value"
 						    : "unknown option '%s'",
 				  bad);
 			return -1;
@@ -296,6 +345,7 @@ static int run_command(struct cli *cli, int argc, char **argv)
 		return cli_usage(NULL, "unknown command '%s' (see 'sutra help')",
 				 argv[0]);
 	/* Global options after the command are parsed with its own. */
+	cli->command = cmd->name;
 	return cmd->run(cli, argc, argv);
 }
 
@@ -305,6 +355,9 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	setlocale(LC_CTYPE, "");
+	/* Past a file size limit, writes fail with EFBIG (and the state
+	 * database reports it) instead of the process being killed. */
+	signal(SIGXFSZ, SIG_IGN);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+:C:qvh", global_longs, NULL)) != -1) {
 		if (c == 'h' || c == OPT_HELP) {

@@ -153,6 +153,35 @@ int memory_del(struct state *st, const char *session, const char *key,
 	return existed;
 }
 
+int memory_import(struct state *st, const char *session, const cJSON *object,
+		  struct sutra_err *err)
+{
+	const cJSON *m;
+
+	if (!cJSON_IsObject(object))
+		return err_set(err, SUTRA_EUSAGE, "memory to import must be an "
+			       "object of key: value");
+	if (state_begin(st, err) < 0)
+		return -1;
+	cJSON_ArrayForEach(m, object) {
+		char *text = cJSON_PrintUnformatted(m);
+		int rc = text && memory_check_key(m->string, err) == 0
+				 ? set_in_tx(st, session, m->string, text, err)
+				 : -1;
+		cJSON_free(text);
+		if (rc < 0) {
+			state_rollback(st);
+			return err->code ? -1 : err_set(err, SUTRA_ENOMEM,
+							"out of memory");
+		}
+	}
+	if (state_commit(st, err) < 0) {
+		state_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
 static cJSON *parse_or_string(const char *text)
 {
 	cJSON *v = cJSON_Parse(text);
@@ -249,6 +278,7 @@ struct memtx {
 	void *open_ud;
 	struct staged *writes;
 	int n, cap;
+	cJSON *ops;    /* every set/del in order: [key, value|null] */
 };
 
 struct memtx *memtx_new(const char *session, memtx_opener open, void *ud)
@@ -261,6 +291,11 @@ struct memtx *memtx_new(const char *session, memtx_opener open, void *ud)
 	}
 	tx->open = open;
 	tx->open_ud = ud;
+	if (!(tx->ops = cJSON_CreateArray())) {
+		free(tx->session);
+		free(tx);
+		return NULL;
+	}
 	return tx;
 }
 
@@ -271,6 +306,43 @@ void memtx_discard(struct memtx *tx)
 		free(tx->writes[i].value);
 	}
 	tx->n = 0;
+	cJSON_Delete(tx->ops);
+	tx->ops = cJSON_CreateArray();
+}
+
+int memtx_mark(const struct memtx *tx)
+{
+	return cJSON_GetArraySize(tx->ops);
+}
+
+cJSON *memtx_writes_since(const struct memtx *tx, int mark)
+{
+	cJSON *out = cJSON_CreateArray();
+	const cJSON *op;
+	int i = 0;
+
+	cJSON_ArrayForEach(op, tx->ops)
+		if (i++ >= mark && out)
+			cJSON_AddItemToArray(out, cJSON_Duplicate(op, 1));
+	return out;
+}
+
+static int stage(struct memtx *tx, const char *key, const char *json,
+		 struct sutra_err *err);
+
+int memtx_restage(struct memtx *tx, const cJSON *writes,
+		  struct sutra_err *err)
+{
+	const cJSON *op;
+
+	cJSON_ArrayForEach(op, writes) {
+		const char *key = cJSON_GetStringValue(cJSON_GetArrayItem(op, 0));
+		const cJSON *v = cJSON_GetArrayItem(op, 1);
+		if (!key || stage(tx, key, cJSON_IsString(v) ? v->valuestring
+							     : NULL, err) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 void memtx_free(struct memtx *tx)
@@ -280,6 +352,7 @@ void memtx_free(struct memtx *tx)
 	memtx_discard(tx);
 	free(tx->writes);
 	free(tx->session);
+	cJSON_Delete(tx->ops);
 	free(tx);
 }
 
@@ -343,6 +416,16 @@ static int stage(struct memtx *tx, const char *key, const char *json,
 		return -1;
 	if (json && !(value = strdup(json)))
 		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	/* The ops log lets a journal capture what a nested call wrote. */
+	cJSON *op = cJSON_CreateArray();
+	if (!op || !cJSON_AddItemToArray(op, cJSON_CreateString(key)) ||
+	    !cJSON_AddItemToArray(op, json ? cJSON_CreateString(json)
+					   : cJSON_CreateNull()) ||
+	    !cJSON_AddItemToArray(tx->ops, op)) {
+		cJSON_Delete(op);
+		free(value);
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	}
 	if (w) {
 		free(w->value);
 		w->value = value;

@@ -41,6 +41,11 @@ int memory_list(struct state *st, const char *session, cJSON **out,
 /* Sessions as a new JSON array of {id, keys, created, updated}. */
 int memory_sessions(struct state *st, cJSON **out, struct sutra_err *err);
 
+/* Writes every member of object (key: value) into session, all in one
+ * transaction. */
+int memory_import(struct state *st, const char *session, const cJSON *object,
+		  struct sutra_err *err);
+
 /* Checks a memory key: non-empty, at most 512 bytes, no NUL. */
 int memory_check_key(const char *key, struct sutra_err *err);
 
@@ -80,6 +85,16 @@ int memtx_apply(struct memtx *tx, struct sutra_err *err);
 int memtx_commit(struct memtx *tx, struct sutra_err *err);
 /* Drops the staged writes (a failed attempt). */
 void memtx_discard(struct memtx *tx);
+/*
+ * The writes staged since a mark, for journaling what a nested agent call
+ * wrote: memtx_mark gives the mark, memtx_writes_since a new JSON array of
+ * [key, value-or-null] in staging order, memtx_restage stages them again.
+ */
+int memtx_mark(const struct memtx *tx);
+cJSON *memtx_writes_since(const struct memtx *tx, int mark);
+int memtx_restage(struct memtx *tx, const cJSON *writes,
+		  struct sutra_err *err);
+
 /* The database behind tx, opening it if needed; NULL with err set. */
 struct state *memtx_state(struct memtx *tx, struct sutra_err *err);
 

@@ -280,7 +280,7 @@ static char *h_memory_get(struct sutra_call *call, const char *key)
 	int rc;
 
 	if (agent_require(hc->ctx, PERM_MEMORY, &e) < 0 ||
-	    (rc = memtx_get(hc->ctx->mem, key, &json, &e)) < 0) {
+	    (rc = agent_memory_get(hc->ctx, key, &json, &e)) < 0) {
 		fail_with(hc, status_of(&e), e.msg);
 		return NULL;
 	}
@@ -337,7 +337,7 @@ static char *h_memory_keys(struct sutra_call *call)
 	cJSON *keys = NULL;
 
 	if (agent_require(hc->ctx, PERM_MEMORY, &e) < 0 ||
-	    memtx_keys(hc->ctx->mem, &keys, &e) < 0) {
+	    agent_memory_keys(hc->ctx, &keys, &e) < 0) {
 		fail_with(hc, status_of(&e), e.msg);
 		return NULL;
 	}

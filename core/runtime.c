@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "netmod.h"
 #include "sandbox/sandbox.h"
 #include "util.h"
 
@@ -167,6 +168,7 @@ int runtime_open(const struct runtime_options *opts, struct runtime **out,
 		goto nomem;
 	if (catalog_load(paths, n_paths, &rt->catalog, err) < 0)
 		goto fail;
+	netmod_install(rt);
 	runtime_free_paths(paths);
 	rt->sandbox_run = sandbox_effect;
 	*out = rt;

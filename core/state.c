@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -65,6 +66,14 @@ static const char *const migrations[] = {
 	"CREATE TABLE llm_cache ("
 	"  key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL NOT NULL,"
 	"  hits INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+
+	/* 1 -> 2: durable runs.  runs.pid marks the process running a run
+	 * (so resume can tell a crashed run from a live one); steps.final
+	 * marks an attempt that ended its step (ok, or failed for good). */
+	"ALTER TABLE runs ADD COLUMN pid INTEGER;"
+	"ALTER TABLE runs ADD COLUMN durability TEXT NOT NULL DEFAULT 'sync';"
+	"ALTER TABLE steps ADD COLUMN final INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX runs_status ON runs (status);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(*migrations) ==
@@ -74,6 +83,11 @@ _Static_assert(sizeof(migrations) / sizeof(*migrations) ==
 const char *state_path(const struct state *st)
 {
 	return st->path;
+}
+
+sqlite3 *state_db(struct state *st)
+{
+	return st->db;
 }
 
 void state_lock(struct state *st)
@@ -328,6 +342,110 @@ int state_open(const char *path, struct state **out, struct sutra_err *err)
 	}
 	*out = st;
 	return 0;
+}
+
+static int copy_db(sqlite3 *dst, sqlite3 *src, const char *what,
+		   struct sutra_err *err)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	int rc;
+
+	if (!b)
+		return err_set(err, SUTRA_ERUNTIME, "%s: %s", what,
+			       sqlite3_errmsg(dst));
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE)
+		return err_set(err, SUTRA_ERUNTIME, "%s: %s", what,
+			       sqlite3_errstr(rc));
+	return 0;
+}
+
+int state_backup(struct state *st, const char *path, struct sutra_err *err)
+{
+	char tmp[4096];
+	sqlite3 *dst = NULL;
+	int rc;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	unlink(tmp);
+	if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+			    NULL) != SQLITE_OK) {
+		rc = err_set(err, SUTRA_ERUNTIME, "backup '%s': %s", path,
+			     dst ? sqlite3_errmsg(dst) : "cannot open");
+		sqlite3_close(dst);
+		return rc;
+	}
+	state_lock(st);
+	rc = copy_db(dst, st->db, path, err);
+	state_unlock(st);
+	sqlite3_close(dst);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = err_set(err, SUTRA_ERUNTIME, "backup '%s': %s", path,
+			     strerror(errno));
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+/* Checks that db is a sutra database we can take. */
+static int check_backup(sqlite3 *db, const char *from, struct sutra_err *err)
+{
+	struct state probe = {.db = db, .path = (char *)from};
+	int app = pragma_int(&probe, "PRAGMA application_id");
+	int version = pragma_int(&probe, "PRAGMA user_version");
+	sqlite3_stmt *s;
+	int ok = 0;
+
+	if (app != STATE_APPLICATION_ID)
+		return err_set(err, SUTRA_EUSAGE,
+			       "restore '%s': not a sutra state database", from);
+	if (version > STATE_SCHEMA_VERSION)
+		return err_set(err, SUTRA_EUSAGE,
+			       "restore '%s': schema version %d is newer than "
+			       "this sutra supports (%d)",
+			       from, version, STATE_SCHEMA_VERSION);
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL) == SQLITE_OK) {
+		ok = sqlite3_step(s) == SQLITE_ROW &&
+		     strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
+		sqlite3_finalize(s);
+	}
+	return ok ? 0 : err_set(err, SUTRA_EUSAGE,
+				"restore '%s': the file is corrupt", from);
+}
+
+int state_restore(struct state *st, const char *from, struct sutra_err *err)
+{
+	sqlite3 *src = NULL;
+	int rc;
+
+	if (access(from, R_OK) != 0)
+		return err_set(err, SUTRA_EUSAGE, "restore '%s': %s", from,
+			       strerror(errno));
+	if (sqlite3_open_v2(from, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(src);
+		return err_set(err, SUTRA_EUSAGE, "restore '%s': cannot open", from);
+	}
+	rc = check_backup(src, from, err);
+	state_lock(st);
+	for (int i = 0; rc == 0 && i < STMT_CACHE_SIZE; i++) {
+		/* Cached statements would pin the old schema. */
+		sqlite3_finalize(st->stmts[i].stmt);
+		st->stmts[i].stmt = NULL;
+		st->stmts[i].sql = NULL;
+	}
+	if (rc == 0)
+		rc = copy_db(st->db, src, "restore", err);
+	if (rc == 0 && !schema_is_current(st)) {
+		if ((rc = exec_locked(st, "BEGIN IMMEDIATE", "migrate", err)) == 0) {
+			rc = migrate(st, err);
+			rc = exec_locked(st, rc ? "ROLLBACK" : "COMMIT", "migrate",
+					 err) || rc;
+		}
+	}
+	state_unlock(st);
+	sqlite3_close(src);
+	return rc ? -1 : 0;
 }
 
 void state_close(struct state *st)

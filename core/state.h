@@ -18,7 +18,7 @@
 /* 'SUTR': stored in PRAGMA application_id to recognise our files. */
 #define STATE_APPLICATION_ID 0x53555452
 /* The newest schema version this build writes. */
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 
 struct state;
 
@@ -50,6 +50,10 @@ void state_unlock(struct state *st);
 sqlite3_stmt *state_stmt(struct state *st, const char *sql,
 			 struct sutra_err *err);
 
+/* The connection, for transaction control by modules that batch work
+ * (runlog).  Borrowed; use it only while holding the lock. */
+sqlite3 *state_db(struct state *st);
+
 /* Runs SQL without results.  Takes the lock. */
 int state_exec(struct state *st, const char *sql, struct sutra_err *err);
 
@@ -68,6 +72,19 @@ void state_rollback(struct state *st);
  */
 int state_fail(struct state *st, int rc, const char *what,
 	       struct sutra_err *err);
+
+/*
+ * Online backup to path with SQLite's backup API: consistent even while
+ * other processes write.  Written to PATH.tmp and renamed into place.
+ */
+int state_backup(struct state *st, const char *path, struct sutra_err *err);
+
+/*
+ * Replaces the database's content with a backup's, in one transaction
+ * (all of it or none), after checking that the file is a sutra state
+ * database of this schema or an older one (which is then migrated).
+ */
+int state_restore(struct state *st, const char *from, struct sutra_err *err);
 
 /* Schema version of an open database (PRAGMA user_version). */
 int state_schema_version(struct state *st);

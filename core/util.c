@@ -3,7 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,44 +139,35 @@ static void to_hex(const unsigned char *md, size_t n, char *hex)
 
 void sha256_hex(const void *data, size_t len, char hex[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	struct sha256_ctx ctx;
+	uint8_t md[SHA256_DIGEST_SIZE];
 
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
-		mdlen = 0;
-	to_hex(md, mdlen, hex);
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, data);
+	sha256_digest(&ctx, sizeof(md), md);
+	to_hex(md, sizeof(md), hex);
 }
 
 int sha256_file_hex(const char *path, char hex[65], struct sutra_err *err)
 {
-	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
-	unsigned int mdlen = 0;
-	EVP_MD_CTX *ctx;
+	struct sha256_ctx ctx;
+	uint8_t md[SHA256_DIGEST_SIZE], buf[65536];
 	ssize_t n;
-	int fd, rc = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(err, SUTRA_ERUNTIME, "%s: %s", path,
 			       strerror(errno));
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		err_set(err, SUTRA_ENOMEM, "sha256: cannot initialise");
-		goto out;
-	}
+	sha256_init(&ctx);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-	if (n < 0) {
-		err_set(err, SUTRA_ERUNTIME, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	to_hex(md, mdlen, hex);
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx);
+		sha256_update(&ctx, (size_t)n, buf);
 	close(fd);
-	return rc;
+	if (n < 0)
+		return err_set(err, SUTRA_ERUNTIME, "%s: %s", path,
+			       strerror(errno));
+	sha256_digest(&ctx, sizeof(md), md);
+	to_hex(md, sizeof(md), hex);
+	return 0;
 }
 
 void random_id(const char *prefix, char *buf, size_t n)

@@ -1,6 +1,6 @@
 /*
  * util.h - small helpers shared by every module: clocks, durations, files,
- * SHA-256 (libcrypto), random identifiers.
+ * SHA-256 (nettle), random identifiers.
  */
 #ifndef SUTRA_UTIL_H
 #define SUTRA_UTIL_H

@@ -11,8 +11,6 @@ libsutracore_la_SOURCES += \
 	sandbox/request.c
 sutra_SOURCES += core/cmd_sandbox.c
 
-dist_man_MANS += doc/sutra-sandbox.7
-
 # The hostile programs the attack tests run inside the sandbox.  Built
 # without sanitizers, whose shadow memory cannot live under RLIMIT_AS.
 noinst_PROGRAMS += t/sbx-probe

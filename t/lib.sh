@@ -129,3 +129,19 @@ description: test agent $1
 permissions: [${3:-}]
 YAML
 }
+
+# mkplugin PKG SOFILE AGENT [PERMISSIONS]: a plugin package in ./catalog
+# made from one of the test plugins (t/plugins/*.so).
+mkplugin() {
+	mkdir -p "catalog/$1"
+	cp "$2" "catalog/$1/$1.so"
+	cat >"catalog/$1/agent.yaml" <<YAML
+name: $1
+version: 1.0.0
+kind: plugin
+entry: $1.so
+agent: $3
+permissions: [${4:-}]
+YAML
+}
+TEST_PLUGINS=$SUTRA_BUILDDIR/t/plugins

@@ -4,7 +4,7 @@
 EXTRA_DIST += t/tap.h t/lib.sh t/summary.sh
 
 T_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS) -I$(top_srcdir)/t
-T_LDADD = libsutracore.la $(DEP_LIBS)
+T_LDADD = libsutranet.la libsutracore.la $(DEP_LIBS)
 
 check_PROGRAMS += t/1001-util.t
 t_1001_util_t_SOURCES = t/1001-util.c
@@ -12,10 +12,34 @@ t_1001_util_t_CFLAGS = $(T_CFLAGS)
 t_1001_util_t_LDADD = $(T_LDADD)
 
 SHELL_TESTS = \
+	t/0002-docs.t \
 	t/1101-cli.t \
 	t/3001-lua-agent.t \
+	t/4001-chain.t \
+	t/4002-chain-validate.t \
+	t/4003-chain-concurrency.t \
+	t/4004-chain-big.t \
+	t/4101-durable.t \
 	t/5001-memory.t \
+	t/5002-state.t \
+	t/2001-plugin.t \
 	t/8001-catalog.t
 
 TESTS += $(check_PROGRAMS) $(SHELL_TESTS)
 EXTRA_DIST += $(SHELL_TESTS)
+
+# Test plugins, built like any out-of-tree plugin.
+TEST_PLUGINS = t/plugins/good.so t/plugins/wrongabi.so t/plugins/nosymbol.so \
+	t/plugins/failinit.so
+check_DATA = $(TEST_PLUGINS)
+CLEANFILES += $(TEST_PLUGINS)
+EXTRA_DIST += $(TEST_PLUGINS:.so=.c)
+
+t/plugins/good.so: t/plugins/good.c include/sutra/plugin.h
+t/plugins/wrongabi.so: t/plugins/wrongabi.c include/sutra/plugin.h
+t/plugins/nosymbol.so: t/plugins/nosymbol.c
+t/plugins/failinit.so: t/plugins/failinit.c include/sutra/plugin.h
+$(TEST_PLUGINS):
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CC)$(CC) $(PLUGIN_CFLAGS) -o $@ $(top_srcdir)/$(@:.so=.c) \
+		$(PLUGIN_LINK_FLAGS)

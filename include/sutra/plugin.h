@@ -174,6 +174,10 @@ typedef const struct sutra_plugin *(*sutra_plugin_entry_fn)(void);
 #define SUTRA_PLUGIN_EXPORT
 #endif
 
+/* The entry point every plugin defines (declared here so that plugins
+ * build cleanly with -Wmissing-prototypes). */
+SUTRA_PLUGIN_EXPORT const struct sutra_plugin *sutra_plugin_entry(void);
+
 /* Fills the descriptor's header fields. */
 #define SUTRA_PLUGIN_INIT                                                 \
 	.abi = SUTRA_PLUGIN_ABI, .size = sizeof(struct sutra_plugin)

@@ -1,0 +1,270 @@
+/*
+ * bench_core - the kernel's own overhead, as JSON lines:
+ *   agent.lua_call / agent.plugin_call   in-process cost of one call of a
+ *                                        trivial agent (echo / noop)
+ *   chain.seq                            per-step cost of N trivial steps
+ *   chain.loop                           per-iteration cost of a loop
+ *   chain.parallel_sleep                 100 branches sleeping 10 ms
+ *   process.*                            whole `sutra` processes: wall
+ *                                        time and peak RSS
+ * Run by `make bench` from the build directory.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "chain.h"
+#include "luart.h"
+#include "runtime.h"
+#include "util.h"
+
+static int compare_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int64_t median(int64_t *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), compare_i64);
+	return v[n / 2];
+}
+
+static void die(const struct sutra_err *err)
+{
+	fprintf(stderr, "bench_core: %s\n", err->msg);
+	exit(1);
+}
+
+static struct state *no_state(void *ud, struct sutra_err *err)
+{
+	(void)ud;
+	err_set(err, SUTRA_ERUNTIME, "no state in benchmarks");
+	return NULL;
+}
+
+/* ns per call of agent name, median over rounds of n calls. */
+static double per_call_ns(struct runtime *rt, const char *name, int n)
+{
+	struct agent *a = catalog_find(rt->catalog, name);
+	struct sutra_err err = {0};
+	cJSON *input = cJSON_CreateObject(), *out;
+	int64_t rounds[7];
+
+	if (!a) {
+		err_set(&err, SUTRA_ENOTFOUND, "agent '%s' missing", name);
+		die(&err);
+	}
+	struct memtx *tx = memtx_new("bench", no_state, NULL);
+	struct agent_ctx ctx = {.rt = rt, .session = "bench", .attempt = 1,
+				.mem = tx};
+	for (int r = 0; r < 7; r++) {
+		int64_t t0 = now_ns();
+		for (int i = 0; i < n; i++) {
+			if (agent_invoke(a, input, &ctx, &out, &err) < 0)
+				die(&err);
+			cJSON_Delete(out);
+		}
+		rounds[r] = now_ns() - t0;
+	}
+	memtx_free(tx);
+	cJSON_Delete(input);
+	return (double)median(rounds, 7) / n;
+}
+
+static char *write_chain(const char *name, const char *body)
+{
+	char *path = NULL;
+	if (asprintf(&path, "/tmp/sutra-bench-%d-%s.yaml", getpid(), name) < 0)
+		exit(1);
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(body, f) < 0 || fclose(f) != 0)
+		exit(1);
+	return path;
+}
+
+static char *seq_chain(int n)
+{
+	size_t cap = 64 + (size_t)n * 48;
+	char *text = malloc(cap), name[32];
+	size_t len = (size_t)snprintf(text, cap, "name: seq\nsteps:\n");
+
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+					"  - {id: s%d, agent: echo}\n", i);
+	snprintf(name, sizeof(name), "seq%d", n);
+	char *path = write_chain(name, text);
+	free(text);
+	return path;
+}
+
+/* Median wall ns of running the chain at path `reps` times. */
+static int64_t run_chain_ns(struct runtime *rt, const char *path, int reps,
+			    int max_parallel)
+{
+	struct sutra_err err = {0};
+	struct chain_diag diag;
+	struct chain *c;
+	int64_t *t = calloc((size_t)reps, sizeof(*t));
+	struct chain_run_opts o = {.session = "bench", .run_id = "bench",
+				   .max_parallel = max_parallel};
+
+	if (chain_load(path, rt->catalog, &c, &diag, &err) < 0) {
+		for (int i = 0; i < diag.n; i++)
+			fprintf(stderr, "%s\n", diag.msgs[i]);
+		die(&err);
+	}
+	cJSON *in = cJSON_CreateObject();
+	for (int r = 0; r < reps; r++) {
+		cJSON *out = NULL;
+		int64_t t0 = now_ns();
+		if (chain_run(rt, c, in, &o, &out, &err) < 0)
+			die(&err);
+		t[r] = now_ns() - t0;
+		cJSON_Delete(out);
+	}
+	int64_t m = median(t, reps);
+	cJSON_Delete(in);
+	chain_free(c);
+	free(t);
+	return m;
+}
+
+static void bench_seq(struct runtime *rt)
+{
+	static const int sizes[] = {10, 100, 1000, 10000};
+	char *empty = seq_chain(1);
+	int64_t base = run_chain_ns(rt, empty, 51, 0);
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+		int n = sizes[i];
+		char *path = seq_chain(n);
+		int reps = n >= 10000 ? 5 : n >= 1000 ? 11 : 51;
+		int64_t ns = run_chain_ns(rt, path, reps, 0);
+		printf("{\"bench\":\"chain.seq\",\"steps\":%d,\"run_ms\":%.3f,"
+		       "\"per_step_us\":%.3f,\"target_us\":3}\n",
+		       n, ns / 1e6, (double)(ns - base) / (n - 1) / 1e3);
+		unlink(path);
+		free(path);
+	}
+	unlink(empty);
+	free(empty);
+}
+
+static void bench_loop(struct runtime *rt)
+{
+	char *path = write_chain("loop",
+		"name: loop\nsteps:\n"
+		"  - id: l\n    loop: {until: \"loop.iteration >= 1000\", max: 1000}\n"
+		"    steps: [{id: body, agent: echo}]\n");
+	char *one = write_chain("loop1",
+		"name: loop\nsteps:\n"
+		"  - id: l\n    loop: {until: \"loop.iteration >= 1\", max: 1000}\n"
+		"    steps: [{id: body, agent: echo}]\n");
+	int64_t ns = run_chain_ns(rt, path, 11, 0);
+	int64_t base = run_chain_ns(rt, one, 51, 0);
+	printf("{\"bench\":\"chain.loop\",\"iterations\":1000,\"run_ms\":%.3f,"
+	       "\"per_iteration_us\":%.3f,\"target_us\":5}\n",
+	       ns / 1e6, (double)(ns - base) / 999 / 1e3);
+	unlink(path);
+	unlink(one);
+	free(path);
+	free(one);
+}
+
+static void bench_parallel(struct runtime *rt)
+{
+	size_t cap = 8192;
+	char *text = malloc(cap);
+	size_t len = (size_t)snprintf(text, cap,
+		"name: par\nsteps:\n  - id: fan\n    max_parallel: 100\n"
+		"    parallel:\n");
+	for (int i = 0; i < 100; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+			"      - {id: b%d, agent: bench-sleep, with: {ms: 10}}\n", i);
+	char *path = write_chain("par", text);
+	int64_t cold = run_chain_ns(rt, path, 1, 100);
+	int64_t warm = run_chain_ns(rt, path, 7, 100);
+	printf("{\"bench\":\"chain.parallel_sleep\",\"branches\":100,"
+	       "\"sleep_ms\":10,\"first_ms\":%.2f,\"total_ms\":%.2f,"
+	       "\"target_ms\":30}\n", cold / 1e6, warm / 1e6);
+	unlink(path);
+	free(path);
+	free(text);
+}
+
+/* Runs argv n times; median wall ms and the largest peak RSS. */
+static void bench_process(const char *name, char *const argv[], int n)
+{
+	int64_t *t = calloc((size_t)n, sizeof(*t));
+	long max_rss = 0;
+
+	for (int i = 0; i < n; i++) {
+		int64_t t0 = now_ns();
+		pid_t pid = fork();
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY);
+			dup2(null, 1);
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		int status;
+		struct rusage ru;
+		wait4(pid, &status, 0, &ru);
+		t[i] = now_ns() - t0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "bench_core: %s failed\n", name);
+			exit(1);
+		}
+		if (ru.ru_maxrss > max_rss)
+			max_rss = ru.ru_maxrss;
+	}
+	printf("{\"bench\":\"process.%s\",\"runs\":%d,\"wall_ms\":%.2f,"
+	       "\"peak_rss_kb\":%ld}\n", name, n, median(t, n) / 1e6, max_rss);
+	free(t);
+}
+
+static void bench_processes(const char *sutra)
+{
+	char *ten = seq_chain(10), *thousand = seq_chain(1000);
+	char *echo[] = {(char *)sutra, "agent", "run", "echo", NULL};
+	char *run10[] = {(char *)sutra, "run", ten, NULL};
+	char *run1000[] = {(char *)sutra, "run", thousand, NULL};
+
+	bench_process("agent_run_echo", echo, 51);
+	bench_process("run_10_steps", run10, 51);
+	bench_process("run_1000_steps", run1000, 11);
+	unlink(ten);
+	unlink(thousand);
+	free(ten);
+	free(thousand);
+}
+
+int main(int argc, char **argv)
+{
+	struct runtime_options opts = {0};
+	struct sutra_err err = {0};
+	struct runtime *rt;
+
+	if (runtime_open(&opts, &rt, &err) < 0)
+		die(&err);
+	expr_set_lua_dir(rt->lua_dir);
+	printf("{\"bench\":\"agent.lua_call\",\"calls\":100000,"
+	       "\"per_call_us\":%.3f,\"target_us\":2}\n",
+	       per_call_ns(rt, "echo", 100000) / 1e3);
+	printf("{\"bench\":\"agent.plugin_call\",\"calls\":100000,"
+	       "\"per_call_us\":%.3f,\"target_us\":1}\n",
+	       per_call_ns(rt, "bench-noop", 100000) / 1e3);
+	bench_seq(rt);
+	bench_loop(rt);
+	bench_parallel(rt);
+	runtime_close(rt);
+	luart_thread_done();
+	bench_processes(argc > 1 ? argv[1] : "./sutra");
+	return 0;
+}

@@ -1,0 +1,1061 @@
+/* runlog.c - see runlog.h. */
+#include "runlog.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+/* A recorded effect. */
+struct jentry {
+	char *path;
+	int attempt, seq;
+	char *kind;
+	cJSON *request;
+	cJSON *result;
+};
+
+struct runlog {
+	struct state *st;
+	int mode;
+	int durability;
+	struct runlog_info info;
+	struct runlog_step *steps;      /* sorted by path */
+	int n_steps;
+	struct jentry *journal;         /* sorted by path, attempt, seq */
+	int n_journal;
+	pthread_mutex_t mu;             /* divergences */
+	cJSON *divergences;
+	int in_tx;                      /* a batch transaction is open */
+	int batched;
+	int64_t batch_start_ns;
+};
+
+struct runlog_attempt {
+	struct runlog *rl;
+	char *path;
+	int attempt;
+	int seq;                        /* the last position used */
+	cJSON *pending;                 /* [seq, kind, request, result]... */
+	int live;                       /* stop replaying (resume diverged) */
+};
+
+static const char SQL_RUN_INSERT[] =
+	"INSERT INTO runs (id, chain, chain_path, session, status, input, "
+	"started, pid, durability) VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, "
+	"?7, ?8)";
+static const char SQL_RUN_FINISH[] =
+	"UPDATE runs SET status = ?2, output = ?3, error = ?4, ended = ?5, "
+	"pid = NULL WHERE id = ?1";
+static const char SQL_RUN_CLAIM[] =
+	"UPDATE runs SET status = 'running', pid = ?2, ended = NULL WHERE id = ?1";
+static const char SQL_RUN_GET[] =
+	"SELECT id, chain, chain_path, session, status, input, output, error, "
+	"started, ended, pid, durability FROM runs WHERE id = ?1";
+static const char SQL_STEP_INSERT[] =
+	"INSERT OR REPLACE INTO steps (run, path, attempt, status, input, "
+	"output, error, started, ended, final) VALUES "
+	"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+static const char SQL_STEPS_OF_RUN[] =
+	"SELECT path, attempt, status, output, error, final FROM steps "
+	"WHERE run = ?1 ORDER BY path, attempt";
+static const char SQL_JOURNAL_INSERT[] =
+	"INSERT OR REPLACE INTO journal (run, path, attempt, seq, kind, request, "
+	"result, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char SQL_JOURNAL_OF_RUN[] =
+	"SELECT path, attempt, seq, kind, request, result FROM journal "
+	"WHERE run = ?1 ORDER BY path, attempt, seq";
+static const char SQL_EVENT_INSERT[] =
+	"INSERT INTO events (run, step, ts, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_WAITING[] =
+	"SELECT s.path, s.input FROM steps s WHERE s.run = ?1 AND "
+	"s.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM steps o WHERE "
+	"o.run = s.run AND o.path = s.path AND o.attempt >= s.attempt AND "
+	"o.status <> 'waiting') ORDER BY s.started DESC LIMIT 1";
+static const char SQL_LAST_RUN[] =
+	"SELECT id FROM runs ORDER BY started DESC LIMIT 1";
+static const char SQL_RUNS_LIST[] =
+	"SELECT id, chain, session, status, started, ended FROM runs "
+	"ORDER BY started DESC LIMIT ?1";
+static const char SQL_STEPS_TIMELINE[] =
+	"SELECT path, attempt, status, started, ended, error, final FROM steps "
+	"WHERE run = ?1 ORDER BY started, path, attempt";
+static const char SQL_LLM_BY_STEP[] =
+	"SELECT step, count(*), sum(tokens_in), sum(tokens_out), "
+	"sum(cost_usd) FROM llm_calls WHERE run = ?1 GROUP BY step";
+static const char SQL_EVENTS_OF_RUN[] =
+	"SELECT ts, step, kind, data FROM events WHERE run = ?1 ORDER BY id";
+
+int runlog_durability_from_name(const char *name)
+{
+	if (strcmp(name, "sync") == 0)
+		return DURABILITY_SYNC;
+	if (strcmp(name, "batch") == 0)
+		return DURABILITY_BATCH;
+	return -1;
+}
+
+static const char *durability_name(int d)
+{
+	return d == DURABILITY_BATCH ? "batch" : "sync";
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* Binds a JSON value as text (NULL for no value). */
+static int bind_json(sqlite3_stmt *s, int i, const cJSON *v)
+{
+	char *text = v ? cJSON_PrintUnformatted(v) : NULL;
+
+	if (v && !text)
+		return -1;
+	if (text)
+		sqlite3_bind_text(s, i, text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+	cJSON_free(text);
+	return 0;
+}
+
+static char *col_dup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? strdup((const char *)t) : NULL;
+}
+
+static cJSON *col_json(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? cJSON_Parse((const char *)t) : NULL;
+}
+
+static int step_done(struct state *st, sqlite3_stmt *s, const char *what,
+		     struct sutra_err *err)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : state_fail(st, rc, what, err);
+}
+
+/* -------------------------------------------------------- transactions */
+
+/* Enters the write transaction: a new one in sync mode, the open batch in
+ * batch mode.  Holds the state lock until tx_leave. */
+static int tx_enter(struct runlog *rl, struct sutra_err *err)
+{
+	state_lock(rl->st);
+	if (rl->in_tx)
+		return 0;
+	int rc = sqlite3_exec(state_db(rl->st), "BEGIN IMMEDIATE", NULL, NULL,
+			      NULL);
+	if (rc != SQLITE_OK) {
+		state_unlock(rl->st);
+		return state_fail(rl->st, rc, "begin checkpoint", err);
+	}
+	rl->in_tx = 1;
+	rl->batch_start_ns = now_ns();
+	return 0;
+}
+
+/* Leaves it: commits now in sync mode, when forced, or when the batch is
+ * full or old; on failure rolls back.  Releases the lock. */
+static int tx_leave(struct runlog *rl, int ok, int force,
+		    struct sutra_err *err)
+{
+	sqlite3 *db = state_db(rl->st);
+	int rc = 0;
+
+	if (!ok) {
+		if (rl->in_tx)
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		rl->in_tx = 0;
+		rl->batched = 0;
+		state_unlock(rl->st);
+		return -1;
+	}
+	rl->batched++;
+	if (rl->in_tx && (force || rl->durability == DURABILITY_SYNC ||
+			  rl->batched >= RUNLOG_BATCH_STEPS ||
+			  now_ns() - rl->batch_start_ns >=
+				  (int64_t)RUNLOG_BATCH_MS * 1000000)) {
+		int src = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		if (src != SQLITE_OK) {
+			rc = state_fail(rl->st, src, "commit checkpoint", err);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		}
+		rl->in_tx = 0;
+		rl->batched = 0;
+	}
+	state_unlock(rl->st);
+	return rc;
+}
+
+/* -------------------------------------------------------- create/open */
+
+static struct runlog *runlog_alloc(struct state *st, int mode)
+{
+	struct runlog *rl = calloc(1, sizeof(*rl));
+
+	if (!rl)
+		return NULL;
+	rl->st = st;
+	rl->mode = mode;
+	rl->divergences = cJSON_CreateArray();
+	pthread_mutex_init(&rl->mu, NULL);
+	return rl;
+}
+
+int runlog_create(struct state *st, const char *run_id, const char *chain,
+		  const char *chain_path, const char *session,
+		  const cJSON *input, int durability, struct runlog **out,
+		  struct sutra_err *err)
+{
+	struct runlog *rl = runlog_alloc(st, RUNLOG_RECORD);
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	if (!rl)
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	rl->durability = durability;
+	rl->info.id = strdup(run_id);
+	rl->info.chain = strdup(chain);
+	rl->info.chain_path = strdup(chain_path);
+	rl->info.session = strdup(session);
+	rl->info.status = strdup("running");
+	rl->info.input = cJSON_Duplicate(input, 1);
+	rl->info.started = now_unix();
+	rl->info.pid = getpid();
+	rl->info.durability = durability;
+	state_lock(st);
+	if (!(s = state_stmt(st, SQL_RUN_INSERT, err))) {
+		state_unlock(st);
+		runlog_free(rl);
+		return -1;
+	}
+	bind_text(s, 1, run_id);
+	bind_text(s, 2, chain);
+	bind_text(s, 3, chain_path);
+	bind_text(s, 4, session);
+	bind_json(s, 5, input);
+	sqlite3_bind_double(s, 6, rl->info.started);
+	sqlite3_bind_int(s, 7, getpid());
+	bind_text(s, 8, durability_name(durability));
+	rc = step_done(st, s, "record run", err);
+	state_unlock(st);
+	if (rc < 0) {
+		runlog_free(rl);
+		return -1;
+	}
+	*out = rl;
+	return 0;
+}
+
+static int load_info(struct runlog *rl, const char *run_id,
+		     struct sutra_err *err)
+{
+	sqlite3_stmt *s = state_stmt(rl->st, SQL_RUN_GET, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, run_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return err_set(err, SUTRA_ENOTFOUND, "no run '%s'", run_id);
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return state_fail(rl->st, rc, "read run", err);
+	}
+	struct runlog_info *i = &rl->info;
+	i->id = col_dup(s, 0);
+	i->chain = col_dup(s, 1);
+	i->chain_path = col_dup(s, 2);
+	i->session = col_dup(s, 3);
+	i->status = col_dup(s, 4);
+	i->input = col_json(s, 5);
+	i->output = col_json(s, 6);
+	i->error = col_dup(s, 7);
+	i->started = sqlite3_column_double(s, 8);
+	i->ended = sqlite3_column_double(s, 9);
+	i->pid = sqlite3_column_int(s, 10);
+	i->durability = runlog_durability_from_name(
+		(const char *)sqlite3_column_text(s, 11));
+	if (i->durability < 0)
+		i->durability = DURABILITY_SYNC;
+	sqlite3_reset(s);
+	return 0;
+}
+
+/* Loads the checkpoints: for each path, its last attempt. */
+static int load_steps(struct runlog *rl, struct sutra_err *err)
+{
+	sqlite3_stmt *s = state_stmt(rl->st, SQL_STEPS_OF_RUN, err);
+	int rc, cap = 0;
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, rl->info.id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(s, 0);
+		struct runlog_step *st = rl->n_steps ? &rl->steps[rl->n_steps - 1] : NULL;
+		if (!st || strcmp(st->path, path) != 0) {
+			if (rl->n_steps == cap) {
+				cap = cap ? cap * 2 : 64;
+				void *n = realloc(rl->steps, sizeof(*rl->steps) * (size_t)cap);
+				if (!n)
+					goto nomem;
+				rl->steps = n;
+			}
+			st = &rl->steps[rl->n_steps++];
+			memset(st, 0, sizeof(*st));
+			if (!(st->path = strdup(path)))
+				goto nomem;
+		}
+		/* Rows come in attempt order: the last one wins. */
+		free(st->status);
+		free(st->error);
+		cJSON_Delete(st->output);
+		st->last_attempt = sqlite3_column_int(s, 1);
+		st->status = col_dup(s, 2);
+		st->output = col_json(s, 3);
+		st->error = col_dup(s, 4);
+		st->final = sqlite3_column_int(s, 5);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : state_fail(rl->st, rc, "read checkpoints", err);
+nomem:
+	sqlite3_reset(s);
+	return err_set(err, SUTRA_ENOMEM, "out of memory");
+}
+
+static int load_journal(struct runlog *rl, struct sutra_err *err)
+{
+	sqlite3_stmt *s = state_stmt(rl->st, SQL_JOURNAL_OF_RUN, err);
+	int rc, cap = 0;
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, rl->info.id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (rl->n_journal == cap) {
+			cap = cap ? cap * 2 : 64;
+			void *n = realloc(rl->journal, sizeof(*rl->journal) * (size_t)cap);
+			if (!n) {
+				sqlite3_reset(s);
+				return err_set(err, SUTRA_ENOMEM, "out of memory");
+			}
+			rl->journal = n;
+		}
+		struct jentry *j = &rl->journal[rl->n_journal++];
+		j->path = col_dup(s, 0);
+		j->attempt = sqlite3_column_int(s, 1);
+		j->seq = sqlite3_column_int(s, 2);
+		j->kind = col_dup(s, 3);
+		j->request = col_json(s, 4);
+		j->result = col_json(s, 5);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : state_fail(rl->st, rc, "read journal", err);
+}
+
+/* Whether another live process runs the run (a crashed one does not). */
+static int owned_elsewhere(const struct runlog_info *i)
+{
+	return i->pid > 0 && i->pid != getpid() &&
+	       strcmp(i->status, "running") == 0 &&
+	       (kill(i->pid, 0) == 0 || errno == EPERM);
+}
+
+static int claim(struct runlog *rl, struct sutra_err *err)
+{
+	sqlite3_stmt *s = state_stmt(rl->st, SQL_RUN_CLAIM, err);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, rl->info.id);
+	sqlite3_bind_int(s, 2, getpid());
+	return step_done(rl->st, s, "claim run", err);
+}
+
+int runlog_open(struct state *st, const char *run_id, int mode,
+		struct runlog **out, struct sutra_err *err)
+{
+	struct runlog *rl = runlog_alloc(st, mode);
+	int rc;
+
+	*out = NULL;
+	if (!rl)
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	state_lock(st);
+	rc = load_info(rl, run_id, err);
+	if (rc == 0 && mode == RUNLOG_RESUME && owned_elsewhere(&rl->info))
+		rc = err_set(err, SUTRA_EUSAGE,
+			     "run '%s' is still running (process %d)", run_id,
+			     rl->info.pid);
+	if (rc == 0)
+		rc = load_steps(rl, err);
+	if (rc == 0)
+		rc = load_journal(rl, err);
+	if (rc == 0 && mode == RUNLOG_RESUME)
+		rc = claim(rl, err);
+	state_unlock(st);
+	rl->durability = rl->info.durability;
+	if (rc < 0) {
+		runlog_free(rl);
+		return -1;
+	}
+	*out = rl;
+	return 0;
+}
+
+static void free_info(struct runlog_info *i)
+{
+	free(i->id);
+	free(i->chain);
+	free(i->chain_path);
+	free(i->session);
+	free(i->status);
+	free(i->error);
+	cJSON_Delete(i->input);
+	cJSON_Delete(i->output);
+}
+
+void runlog_free(struct runlog *rl)
+{
+	if (!rl)
+		return;
+	if (rl->in_tx) {
+		struct sutra_err ignore = {0};
+		state_lock(rl->st);
+		tx_leave(rl, 1, 1, &ignore);
+	}
+	for (int i = 0; i < rl->n_steps; i++) {
+		free(rl->steps[i].path);
+		free(rl->steps[i].status);
+		free(rl->steps[i].error);
+		cJSON_Delete(rl->steps[i].output);
+	}
+	free(rl->steps);
+	for (int i = 0; i < rl->n_journal; i++) {
+		free(rl->journal[i].path);
+		free(rl->journal[i].kind);
+		cJSON_Delete(rl->journal[i].request);
+		cJSON_Delete(rl->journal[i].result);
+	}
+	free(rl->journal);
+	free_info(&rl->info);
+	cJSON_Delete(rl->divergences);
+	pthread_mutex_destroy(&rl->mu);
+	free(rl);
+}
+
+const struct runlog_info *runlog_info(const struct runlog *rl)
+{
+	return &rl->info;
+}
+
+int runlog_mode(const struct runlog *rl)
+{
+	return rl->mode;
+}
+
+const struct runlog_step *runlog_step(const struct runlog *rl,
+				      const char *path)
+{
+	int lo = 0, hi = rl->n_steps;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(path, rl->steps[mid].path);
+		if (c == 0)
+			return &rl->steps[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* ----------------------------------------------------------- journal */
+
+static const struct jentry *find_entry(const struct runlog *rl,
+				       const char *path, int attempt, int seq)
+{
+	int lo = 0, hi = rl->n_journal;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		const struct jentry *j = &rl->journal[mid];
+		int c = strcmp(path, j->path);
+		if (!c)
+			c = attempt - j->attempt;
+		if (!c)
+			c = seq - j->seq;
+		if (c == 0)
+			return j;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+struct runlog_attempt *runlog_attempt_new(struct runlog *rl, const char *path,
+					  int attempt)
+{
+	struct runlog_attempt *a = calloc(1, sizeof(*a));
+
+	if (!a || !(a->path = strdup(path)) ||
+	    !(a->pending = cJSON_CreateArray())) {
+		if (a)
+			free(a->path);
+		free(a);
+		return NULL;
+	}
+	a->rl = rl;
+	a->attempt = attempt;
+	return a;
+}
+
+void runlog_attempt_free(struct runlog_attempt *a)
+{
+	if (!a)
+		return;
+	cJSON_Delete(a->pending);
+	free(a->path);
+	free(a);
+}
+
+struct runlog *runlog_attempt_log(const struct runlog_attempt *a)
+{
+	return a->rl;
+}
+
+void runlog_attempt_seek(struct runlog_attempt *a, int seq)
+{
+	if (seq > a->seq)
+		a->seq = seq;
+}
+
+int runlog_attempt_seq(const struct runlog_attempt *a)
+{
+	return a->seq;
+}
+
+int runlog_effect_begin(struct runlog_attempt *a, const char *kind,
+			const cJSON *request, int *seq, cJSON **result,
+			struct sutra_err *err)
+{
+	struct runlog *rl = a->rl;
+	const struct jentry *j;
+
+	*result = NULL;
+	*seq = ++a->seq;
+	if (rl->mode == RUNLOG_RECORD || a->live)
+		return 0;
+	j = find_entry(rl, a->path, a->attempt, *seq);
+	if (!j) {
+		if (rl->mode == RUNLOG_REPLAY) {
+			runlog_diverge(rl, a->path, "attempt %d, effect %d: %s "
+				       "is not in the journal", a->attempt, *seq, kind);
+			/* Replay is offline: reading memory or running an
+			 * agent's code is fine, paying a provider is not. */
+			if (strncmp(kind, "memory.", 7) != 0 && strcmp(kind, "call") != 0)
+				return err_set(err, SUTRA_EFAILED,
+					       "%s is not in the journal (replay "
+					       "runs offline)", kind);
+		}
+		a->live = 1;
+		return 0;
+	}
+	if (strcmp(j->kind, kind) != 0 || !cJSON_Compare(j->request, request, 1)) {
+		if (rl->mode == RUNLOG_REPLAY) {
+			runlog_diverge(rl, a->path, "attempt %d, effect %d: the %s "
+				       "request differs from the journal's %s",
+				       a->attempt, *seq, kind, j->kind);
+		} else {
+			log_printf(LOG_WARN, "step '%s': effect %d differs from "
+				   "the journal; running it again", a->path, *seq);
+			a->live = 1;
+			return 0;
+		}
+	}
+	if (!(*result = cJSON_Duplicate(j->result, 1)))
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	return 1;
+}
+
+static int insert_journal(struct runlog *rl, const char *path, int attempt,
+			  int seq, const char *kind, const cJSON *request,
+			  const cJSON *result, struct sutra_err *err)
+{
+	sqlite3_stmt *s = state_stmt(rl->st, SQL_JOURNAL_INSERT, err);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, rl->info.id);
+	bind_text(s, 2, path);
+	sqlite3_bind_int(s, 3, attempt);
+	sqlite3_bind_int(s, 4, seq);
+	bind_text(s, 5, kind);
+	if (bind_json(s, 6, request) < 0 || bind_json(s, 7, result) < 0)
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	sqlite3_bind_double(s, 8, now_unix());
+	return step_done(rl->st, s, "journal effect", err);
+}
+
+int runlog_effect_end(struct runlog_attempt *a, int seq, const char *kind,
+		      const cJSON *request, const cJSON *result, int durable,
+		      struct sutra_err *err)
+{
+	struct runlog *rl = a->rl;
+
+	if (rl->mode == RUNLOG_REPLAY)
+		return 0;
+	if (!durable) {
+		cJSON *e = cJSON_CreateArray();
+		cJSON_AddItemToArray(e, cJSON_CreateNumber(seq));
+		cJSON_AddItemToArray(e, cJSON_CreateString(kind));
+		cJSON_AddItemToArray(e, cJSON_Duplicate(request, 1));
+		cJSON_AddItemToArray(e, cJSON_Duplicate(result, 1));
+		cJSON_AddItemToArray(a->pending, e);
+		return 0;
+	}
+	state_lock(rl->st);
+	int rc = insert_journal(rl, a->path, a->attempt, seq, kind, request,
+				result, err);
+	state_unlock(rl->st);
+	return rc;
+}
+
+static int flush_pending(struct runlog *rl, struct runlog_attempt *a,
+			 struct sutra_err *err)
+{
+	const cJSON *e;
+
+	if (!a)
+		return 0;
+	cJSON_ArrayForEach(e, a->pending) {
+		if (insert_journal(rl, a->path, a->attempt,
+				   cJSON_GetArrayItem(e, 0)->valueint,
+				   cJSON_GetArrayItem(e, 1)->valuestring,
+				   cJSON_GetArrayItem(e, 2),
+				   cJSON_GetArrayItem(e, 3), err) < 0)
+			return -1;
+	}
+	cJSON_Delete(a->pending);
+	a->pending = cJSON_CreateArray();
+	return 0;
+}
+
+/* -------------------------------------------------------- checkpoints */
+
+static int insert_event(struct runlog *rl, const char *path, const char *kind,
+			const cJSON *data, struct sutra_err *err)
+{
+	sqlite3_stmt *s = state_stmt(rl->st, SQL_EVENT_INSERT, err);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, rl->info.id);
+	bind_text(s, 2, path);
+	sqlite3_bind_double(s, 3, now_unix());
+	bind_text(s, 4, kind);
+	if (bind_json(s, 5, data) < 0)
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	return step_done(rl->st, s, "record event", err);
+}
+
+static int insert_step(struct runlog *rl, const char *path, int attempt,
+		       const char *status, int final, const cJSON *input,
+		       const cJSON *output, const char *error, double started,
+		       struct sutra_err *err)
+{
+	sqlite3_stmt *s = state_stmt(rl->st, SQL_STEP_INSERT, err);
+
+	if (!s)
+		return -1;
+	bind_text(s, 1, rl->info.id);
+	bind_text(s, 2, path);
+	sqlite3_bind_int(s, 3, attempt);
+	bind_text(s, 4, status);
+	if (bind_json(s, 5, input) < 0 || bind_json(s, 6, output) < 0)
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	bind_text(s, 7, error);
+	sqlite3_bind_double(s, 8, started);
+	sqlite3_bind_double(s, 9, now_unix());
+	sqlite3_bind_int(s, 10, final);
+	return step_done(rl->st, s, "record checkpoint", err);
+}
+
+/* Replay: compares an attempt's outcome with the recording. */
+static void compare_outcome(struct runlog *rl, const char *path,
+			    const char *status, int final,
+			    const cJSON *output)
+{
+	const struct runlog_step *was = runlog_step(rl, path);
+
+	if (!final)
+		return;
+	if (!was) {
+		runlog_diverge(rl, path, "ran now, but not in the recorded run");
+		return;
+	}
+	if (strcmp(was->status, status) != 0)
+		runlog_diverge(rl, path, "status %s, recorded %s", status,
+			       was->status);
+	else if (output && was->output && !cJSON_Compare(output, was->output, 1))
+		runlog_diverge(rl, path, "output differs from the recorded one");
+}
+
+int runlog_checkpoint(struct runlog *rl, struct memtx *tx,
+		      struct runlog_attempt *a, const char *path, int attempt,
+		      const char *status, int final, const cJSON *input,
+		      const cJSON *output, const char *error, double started,
+		      struct sutra_err *err)
+{
+	cJSON *data;
+	int ok;
+
+	if (rl->mode == RUNLOG_REPLAY) {
+		compare_outcome(rl, path, status, final, output);
+		return 0;
+	}
+	if (tx && memtx_pending(tx) && !memtx_state(tx, err))
+		return -1;
+	if (tx_enter(rl, err) < 0)
+		return -1;
+	data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "status", status);
+	cJSON_AddNumberToObject(data, "attempt", attempt);
+	if (error)
+		cJSON_AddStringToObject(data, "error", error);
+	ok = (!tx || memtx_apply(tx, err) == 0) &&
+	     insert_step(rl, path, attempt, status, final, input, output,
+			 error, started, err) == 0 &&
+	     flush_pending(rl, a, err) == 0 &&
+	     insert_event(rl, path, !strcmp(status, "ok") ? "step.completed"
+					: !strcmp(status, "waiting") ? "step.waiting"
+								     : "step.failed",
+			  data, err) == 0;
+	cJSON_Delete(data);
+	if (tx_leave(rl, ok, 0, err) < 0)
+		return -1;
+	if (tx)
+		memtx_discard(tx);
+	return 0;
+}
+
+int runlog_finish(struct runlog *rl, const char *status, const cJSON *output,
+		  const char *error, struct sutra_err *err)
+{
+	sqlite3_stmt *s;
+	cJSON *data;
+	int ok;
+
+	if (rl->mode == RUNLOG_REPLAY)
+		return 0;
+	if (tx_enter(rl, err) < 0)
+		return -1;
+	ok = (s = state_stmt(rl->st, SQL_RUN_FINISH, err)) != NULL;
+	if (ok) {
+		bind_text(s, 1, rl->info.id);
+		bind_text(s, 2, status);
+		bind_json(s, 3, output);
+		bind_text(s, 4, error);
+		sqlite3_bind_double(s, 5, now_unix());
+		ok = step_done(rl->st, s, "record run end", err) == 0;
+	}
+	data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "status", status);
+	if (error)
+		cJSON_AddStringToObject(data, "error", error);
+	ok = ok && insert_event(rl, NULL, "chain.finished", data, err) == 0;
+	cJSON_Delete(data);
+	return tx_leave(rl, ok, 1, err);
+}
+
+void runlog_diverge(struct runlog *rl, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	cJSON *d = cJSON_CreateObject();
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cJSON_AddStringToObject(d, "step", path ? path : "");
+	cJSON_AddStringToObject(d, "divergence", msg);
+	pthread_mutex_lock(&rl->mu);
+	cJSON_AddItemToArray(rl->divergences, d);
+	pthread_mutex_unlock(&rl->mu);
+}
+
+cJSON *runlog_divergences(struct runlog *rl)
+{
+	pthread_mutex_lock(&rl->mu);
+	cJSON *d = cJSON_Duplicate(rl->divergences, 1);
+	pthread_mutex_unlock(&rl->mu);
+	return d;
+}
+
+/* --------------------------------------------------------- ask answers */
+
+int runlog_waiting(struct state *st, const char *run_id, char **path,
+		   cJSON **input, struct sutra_err *err)
+{
+	sqlite3_stmt *s;
+	int rc, found = 0;
+
+	*path = NULL;
+	*input = NULL;
+	state_lock(st);
+	if (!(s = state_stmt(st, SQL_WAITING, err))) {
+		state_unlock(st);
+		return -1;
+	}
+	bind_text(s, 1, run_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*path = col_dup(s, 0);
+		*input = col_json(s, 1);
+		found = 1;
+	}
+	sqlite3_reset(s);
+	state_unlock(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return state_fail(st, rc, "read run", err);
+	return found;
+}
+
+char *runlog_last_id(struct state *st, struct sutra_err *err)
+{
+	sqlite3_stmt *s;
+	char *id = NULL;
+
+	state_lock(st);
+	if ((s = state_stmt(st, SQL_LAST_RUN, err))) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			id = col_dup(s, 0);
+		sqlite3_reset(s);
+	}
+	state_unlock(st);
+	return id;
+}
+
+int runlog_answer(struct state *st, const char *run_id, const char *path,
+		  const cJSON *answer, struct sutra_err *err)
+{
+	struct runlog rl = {.st = st, .durability = DURABILITY_SYNC,
+			    .info = {.id = (char *)run_id}};
+	const char *status = "ok";
+	sqlite3_stmt *s;
+	int attempt = 1, ok;
+
+	if (tx_enter(&rl, err) < 0)
+		return -1;
+	if ((s = state_stmt(st, SQL_STEPS_OF_RUN, err))) {
+		bind_text(s, 1, run_id);
+		while (sqlite3_step(s) == SQLITE_ROW)
+			if (!strcmp((const char *)sqlite3_column_text(s, 0), path))
+				attempt = sqlite3_column_int(s, 1);
+		sqlite3_reset(s);
+	}
+	ok = s && insert_step(&rl, path, attempt, status, 1, NULL, answer,
+			      NULL, now_unix(), err) == 0 &&
+	     insert_event(&rl, path, "step.answered", answer, err) == 0;
+	return tx_leave(&rl, ok, 1, err);
+}
+
+/* ------------------------------------------------------------ listing */
+
+int runlog_list(struct state *st, int limit, cJSON **out,
+		struct sutra_err *err)
+{
+	cJSON *list = cJSON_CreateArray();
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	state_lock(st);
+	if (!(s = state_stmt(st, SQL_RUNS_LIST, err))) {
+		state_unlock(st);
+		cJSON_Delete(list);
+		return -1;
+	}
+	sqlite3_bind_int(s, 1, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "id", (const char *)sqlite3_column_text(s, 0));
+		cJSON_AddStringToObject(r, "chain", (const char *)sqlite3_column_text(s, 1));
+		cJSON_AddStringToObject(r, "session", (const char *)sqlite3_column_text(s, 2));
+		cJSON_AddStringToObject(r, "status", (const char *)sqlite3_column_text(s, 3));
+		cJSON_AddNumberToObject(r, "started", sqlite3_column_double(s, 4));
+		if (sqlite3_column_type(s, 5) != SQLITE_NULL)
+			cJSON_AddNumberToObject(r, "duration_ms",
+				(sqlite3_column_double(s, 5) -
+				 sqlite3_column_double(s, 4)) * 1000);
+		cJSON_AddItemToArray(list, r);
+	}
+	sqlite3_reset(s);
+	state_unlock(st);
+	if (rc != SQLITE_DONE) {
+		cJSON_Delete(list);
+		return state_fail(st, rc, "list runs", err);
+	}
+	*out = list;
+	return 0;
+}
+
+static void add_llm_costs(struct state *st, const char *run_id, cJSON *steps,
+			  cJSON *run)
+{
+	struct sutra_err ignore = {0};
+	sqlite3_stmt *s = state_stmt(st, SQL_LLM_BY_STEP, &ignore);
+	double usd = 0;
+	long long tin = 0, tout = 0, calls = 0;
+
+	if (!s)
+		return;
+	bind_text(s, 1, run_id);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *step = (const char *)sqlite3_column_text(s, 0);
+		cJSON *e;
+		calls += sqlite3_column_int64(s, 1);
+		tin += sqlite3_column_int64(s, 2);
+		tout += sqlite3_column_int64(s, 3);
+		usd += sqlite3_column_double(s, 4);
+		cJSON_ArrayForEach(e, steps) {
+			const char *p = cJSON_GetStringValue(
+				cJSON_GetObjectItemCaseSensitive(e, "path"));
+			if (!step || !p || strcmp(p, step))
+				continue;
+			cJSON_AddNumberToObject(e, "llm_calls", sqlite3_column_int64(s, 1));
+			cJSON_AddNumberToObject(e, "tokens_in", sqlite3_column_int64(s, 2));
+			cJSON_AddNumberToObject(e, "tokens_out", sqlite3_column_int64(s, 3));
+			cJSON_AddNumberToObject(e, "cost_usd", sqlite3_column_double(s, 4));
+		}
+	}
+	sqlite3_reset(s);
+	cJSON_AddNumberToObject(run, "llm_calls", (double)calls);
+	cJSON_AddNumberToObject(run, "tokens_in", (double)tin);
+	cJSON_AddNumberToObject(run, "tokens_out", (double)tout);
+	cJSON_AddNumberToObject(run, "cost_usd", usd);
+}
+
+int runlog_show(struct state *st, const char *run_id, cJSON **out,
+		struct sutra_err *err)
+{
+	struct runlog *rl = runlog_alloc(st, RUNLOG_REPLAY);
+	cJSON *run, *steps;
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	if (!rl)
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	state_lock(st);
+	if (load_info(rl, run_id, err) < 0 ||
+	    !(s = state_stmt(st, SQL_STEPS_TIMELINE, err))) {
+		state_unlock(st);
+		runlog_free(rl);
+		return -1;
+	}
+	run = cJSON_CreateObject();
+	cJSON_AddStringToObject(run, "id", rl->info.id);
+	cJSON_AddStringToObject(run, "chain", rl->info.chain);
+	cJSON_AddStringToObject(run, "chain_path", rl->info.chain_path ? rl->info.chain_path : "");
+	cJSON_AddStringToObject(run, "session", rl->info.session);
+	cJSON_AddStringToObject(run, "status", rl->info.status);
+	cJSON_AddNumberToObject(run, "started", rl->info.started);
+	if (rl->info.ended)
+		cJSON_AddNumberToObject(run, "duration_ms",
+					(rl->info.ended - rl->info.started) * 1000);
+	cJSON_AddItemToObject(run, "input", cJSON_Duplicate(rl->info.input, 1));
+	if (rl->info.output)
+		cJSON_AddItemToObject(run, "output", cJSON_Duplicate(rl->info.output, 1));
+	if (rl->info.error)
+		cJSON_AddStringToObject(run, "error", rl->info.error);
+	steps = cJSON_AddArrayToObject(run, "steps");
+	bind_text(s, 1, run_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "path", (const char *)sqlite3_column_text(s, 0));
+		cJSON_AddNumberToObject(e, "attempt", sqlite3_column_int(s, 1));
+		cJSON_AddStringToObject(e, "status", (const char *)sqlite3_column_text(s, 2));
+		cJSON_AddNumberToObject(e, "duration_ms",
+			(sqlite3_column_double(s, 4) - sqlite3_column_double(s, 3)) * 1000);
+		if (sqlite3_column_type(s, 5) != SQLITE_NULL)
+			cJSON_AddStringToObject(e, "error", (const char *)sqlite3_column_text(s, 5));
+		cJSON_AddItemToArray(steps, e);
+	}
+	sqlite3_reset(s);
+	add_llm_costs(st, run_id, steps, run);
+	state_unlock(st);
+	runlog_free(rl);
+	if (rc != SQLITE_DONE) {
+		cJSON_Delete(run);
+		return state_fail(st, rc, "read run", err);
+	}
+	*out = run;
+	return 0;
+}
+
+int runlog_events(struct state *st, const char *run_id, cJSON **out,
+		  struct sutra_err *err)
+{
+	cJSON *list = cJSON_CreateArray();
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	state_lock(st);
+	if (!(s = state_stmt(st, SQL_EVENTS_OF_RUN, err))) {
+		state_unlock(st);
+		cJSON_Delete(list);
+		return -1;
+	}
+	bind_text(s, 1, run_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddNumberToObject(e, "ts", sqlite3_column_double(s, 0));
+		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+			cJSON_AddStringToObject(e, "step", (const char *)sqlite3_column_text(s, 1));
+		cJSON_AddStringToObject(e, "event", (const char *)sqlite3_column_text(s, 2));
+		cJSON *data = col_json(s, 3);
+		if (data)
+			cJSON_AddItemToObject(e, "data", data);
+		cJSON_AddItemToArray(list, e);
+	}
+	sqlite3_reset(s);
+	state_unlock(st);
+	if (rc != SQLITE_DONE) {
+		cJSON_Delete(list);
+		return state_fail(st, rc, "read events", err);
+	}
+	*out = list;
+	return 0;
+}

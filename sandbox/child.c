@@ -79,6 +79,28 @@ pid_t sbx_raw_clone(unsigned long flags, int *pidfd)
 
 /* ---- small async-signal-safe helpers ---- */
 
+/*
+ * Credential changes as raw system calls.  glibc's setresuid, setresgid
+ * and setgroups broadcast the change to every thread of the process and
+ * wait for them on a futex; in a child cloned from a multi-threaded
+ * runner glibc still believes in the parent's threads, and would wait
+ * for ever.  The raw calls change this (only) thread: the whole child.
+ */
+static int set_uid(uid_t uid)
+{
+	return (int)syscall(SYS_setresuid, uid, uid, uid);
+}
+
+static int set_gid(gid_t gid)
+{
+	return (int)syscall(SYS_setresgid, gid, gid, gid);
+}
+
+static int drop_groups(void)
+{
+	return (int)syscall(SYS_setgroups, 0, NULL);
+}
+
 static size_t str_add(char *buf, size_t n, size_t len, const char *s)
 {
 	while (s && *s && len + 1 < n)
@@ -519,9 +541,9 @@ static void drop_privileges(const struct sbx_plan *p)
 		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
 	if (p->switch_uid) {
 		if (p->set_groups)
-			PL_TRY(setgroups(0, NULL), "setgroups", NULL);
-		PL_TRY(setresgid(p->gid, p->gid, p->gid), "setresgid", NULL);
-		PL_TRY(setresuid(p->uid, p->uid, p->uid), "setresuid", NULL);
+			PL_TRY(drop_groups(), "setgroups", NULL);
+		PL_TRY(set_gid(p->gid), "setresgid", NULL);
+		PL_TRY(set_uid(p->uid), "setresuid", NULL);
 	}
 	PL_TRY(syscall(SYS_capset, &hdr, none), "capset", NULL);
 	/* A credential change clears the parent-death signal: set it again
@@ -634,8 +656,7 @@ static void kill_all(const struct sbx_plan *p, pid_t payload)
 		 * run, daemons that left the session included. */
 		pid_t killer = sbx_raw_clone(0, NULL);
 		if (killer == 0) {
-			if (setresgid(p->gid, p->gid, p->gid) < 0 ||
-			    setresuid(p->uid, p->uid, p->uid) < 0)
+			if (set_gid(p->gid) < 0 || set_uid(p->uid) < 0)
 				_exit(1);
 			for (int i = 0; i < 100 && kill(-1, SIGKILL) == 0; i++)
 				;
@@ -771,10 +792,8 @@ static void enter_namespace(const struct sbx_plan *p)
 		_exit(0);
 	/* Become the namespace's own root (mapped, so that files can be
 	 * made), still an unprivileged uid outside. */
-	NS_TRY(setresgid(p->init_gid, p->init_gid, p->init_gid),
-	       "setresgid", "init");
-	NS_TRY(setresuid(p->init_uid, p->init_uid, p->init_uid),
-	       "setresuid", "init");
+	NS_TRY(set_gid(p->init_gid), "setresgid", "init");
+	NS_TRY(set_uid(p->init_uid), "setresuid", "init");
 	setup_namespace(p);
 }
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -249,6 +250,41 @@ static void test_exec(void)
 	ok(sandbox_exec(&spec, &v, &err) < 0, "a zero limit is refused");
 }
 
+/* Runs from several threads at once: the children of a multi-threaded
+ * runner must not wait on glibc's idea of their parent's threads. */
+static void *exec_worker(void *arg)
+{
+	char *argv[] = {"/bin/true", NULL};
+	struct sandbox_spec spec = {.argv = argv};
+	int *ok_runs = arg;
+
+	sandbox_limits_default(&spec.limits);
+	spec.limits.wall_ms = 5000;
+	for (int i = 0; i < 8; i++) {
+		struct sutra_err err = {0};
+		cJSON *v = NULL;
+		if (sandbox_exec(&spec, &v, &err) == 0 &&
+		    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(v, "status")),
+			   "ok") == 0)
+			++*ok_runs;
+		cJSON_Delete(v);
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pthread_t th[3];
+	int runs[3] = {0};
+
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, exec_worker, &runs[i]);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	is_int(runs[0] + runs[1] + runs[2], 24,
+	       "24 runs on 3 threads at once all ok");
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -259,6 +295,7 @@ int main(void)
 	test_requests();
 	test_files();
 	test_exec();
+	test_threads();
 	done_testing();
 	return exit_status();
 }

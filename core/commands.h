@@ -15,6 +15,7 @@ int cmd_runs(struct cli *cli, int argc, char **argv);
 int cmd_agent(struct cli *cli, int argc, char **argv);
 int cmd_memory(struct cli *cli, int argc, char **argv);
 int cmd_llm(struct cli *cli, int argc, char **argv);
+int cmd_sandbox(struct cli *cli, int argc, char **argv);
 int cmd_version(struct cli *cli, int argc, char **argv);
 int cmd_help(struct cli *cli, int argc, char **argv);
 

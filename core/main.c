@@ -85,6 +85,13 @@ const struct cli_command cli_commands[] = {
 		.run = cmd_llm,
 	},
 	{
+		.name = "sandbox",
+		.synopsis = "sandbox run [--profile P] [--time S] [--memory MB] "
+			    "[--dir DIR] [--keep] -- CMD...",
+		.summary = "run a command in the sandbox and print its verdict",
+		.run = cmd_sandbox,
+	},
+	{
 		.name = "version",
 		.synopsis = "version",
 		.summary = "print the version of sutra and its libraries",

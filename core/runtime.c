@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "netmod.h"
+#include "sandbox/sandbox.h"
 #include "util.h"
 
 #ifndef SUTRA_PKGDATADIR
@@ -169,6 +170,7 @@ int runtime_open(const struct runtime_options *opts, struct runtime **out,
 		goto fail;
 	netmod_install(rt);
 	runtime_free_paths(paths);
+	rt->sandbox_run = sandbox_effect;
 	*out = rt;
 	return 0;
 nomem:

@@ -6,4 +6,5 @@ dist_man_MANS += \
 	doc/sutra-catalog.5 \
 	doc/sutra-lua.3 \
 	doc/sutra-plugin.3 \
-	doc/sutra-llm.7
+	doc/sutra-llm.7 \
+	doc/sutra-sandbox.7

@@ -1,0 +1,197 @@
+/*
+ * sandbox-bench.c - what the sandbox costs (issue 5's benchmarks), as JSON
+ * lines on stdout:
+ *
+ *   sandbox.bare_true       fork + exec + wait of /bin/true, no sandbox
+ *   sandbox.true            sandbox_exec of /bin/true, in process
+ *   sandbox.true_degraded   the same in degraded mode
+ *   sandbox.cli_true        the whole `sutra sandbox run -- /bin/true`
+ *   sandbox.bare_python     python3 -c pass, no sandbox
+ *   sandbox.python          python3 -c pass under the python profile
+ *   sandbox.seq200          200 sequential sandboxed /bin/true: runs/s
+ *   sandbox.par2            the same 200 on 2 threads: runs/s
+ *
+ * Medians in microseconds, with the overhead over the bare run.  Run from
+ * the build directory (`make bench`, which passes the sutra binary as
+ * the first argument); SANDBOX_BENCH_N sets the samples.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+#include "util.h"
+
+extern char **environ;
+
+static int samples(void)
+{
+	const char *n = getenv("SANDBOX_BENCH_N");
+
+	return n && atoi(n) > 0 ? atoi(n) : 50;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median_us(int64_t *ns, int n)
+{
+	qsort(ns, (size_t)n, sizeof(*ns), cmp_i64);
+	return (double)ns[n / 2] / 1000.0;
+}
+
+/* Runs argv with stdout on /dev/null and waits: the bare cost. */
+static int64_t spawn_wait(char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	int64_t t0 = now_ns();
+	pid_t pid;
+	int status, rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		fprintf(stderr, "sandbox-bench: spawn %s: %s\n", argv[0],
+			strerror(rc));
+		exit(1);
+	}
+	waitpid(pid, &status, 0);
+	return now_ns() - t0;
+}
+
+static int64_t sandboxed(char *const argv[], const char *profile,
+			 int degraded)
+{
+	struct sandbox_spec spec = {.argv = argv, .profile = profile,
+				    .force_degraded = degraded};
+	struct sutra_err err = {0};
+	cJSON *v = NULL;
+	int64_t t0, dt;
+	const cJSON *s;
+
+	sandbox_limits_default(&spec.limits);
+	t0 = now_ns();
+	if (sandbox_exec(&spec, &v, &err) < 0) {
+		fprintf(stderr, "sandbox-bench: %s\n", err.msg);
+		exit(1);
+	}
+	dt = now_ns() - t0;
+	s = cJSON_GetObjectItemCaseSensitive(v, "status");
+	if (!cJSON_IsString(s) || strcmp(s->valuestring, "ok") != 0) {
+		char *text = cJSON_PrintUnformatted(v);
+		fprintf(stderr, "sandbox-bench: run not ok: %s\n", text);
+		exit(1);
+	}
+	cJSON_Delete(v);
+	return dt;
+}
+
+static double bench_bare(char *const argv[], int n)
+{
+	int64_t *t = calloc((size_t)n, sizeof(*t));
+	double m;
+
+	for (int i = 0; i < n; i++)
+		t[i] = spawn_wait(argv);
+	m = median_us(t, n);
+	free(t);
+	return m;
+}
+
+static double bench_sandbox(char *const argv[], const char *profile,
+			    int degraded, int n)
+{
+	int64_t *t = calloc((size_t)n, sizeof(*t));
+	double m;
+
+	sandboxed(argv, profile, degraded);   /* warm: filter compile */
+	for (int i = 0; i < n; i++)
+		t[i] = sandboxed(argv, profile, degraded);
+	m = median_us(t, n);
+	free(t);
+	return m;
+}
+
+static void report(const char *name, double median, double bare)
+{
+	printf("{\"bench\":\"%s\",\"median_us\":%.1f", name, median);
+	if (bare > 0)
+		printf(",\"overhead_us\":%.1f", median - bare);
+	printf("}\n");
+	fflush(stdout);
+}
+
+static void *par_worker(void *arg)
+{
+	char *argv[] = {"/bin/true", NULL};
+	int n = *(int *)arg;
+
+	for (int i = 0; i < n; i++)
+		sandboxed(argv, NULL, 0);
+	return NULL;
+}
+
+static void bench_throughput(void)
+{
+	char *argv[] = {"/bin/true", NULL};
+	int half = 100;
+	pthread_t th[2];
+	int64_t t0 = now_ns();
+
+	for (int i = 0; i < 200; i++)
+		sandboxed(argv, NULL, 0);
+	printf("{\"bench\":\"sandbox.seq200\",\"runs_per_s\":%.1f}\n",
+	       200e9 / (double)(now_ns() - t0));
+	t0 = now_ns();
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, par_worker, &half);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	printf("{\"bench\":\"sandbox.par2\",\"runs_per_s\":%.1f}\n",
+	       200e9 / (double)(now_ns() - t0));
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	char *tru[] = {"/bin/true", NULL};
+	char *py[] = {"/usr/bin/python3", "-c", "pass", NULL};
+	char cli[4096];
+	int n = samples();
+	double bare, bare_py;
+
+	/* `make bench` passes the sutra binary; else the build dir's. */
+	if (argc > 1)
+		snprintf(cli, sizeof(cli), "%s", argv[1]);
+	else
+		snprintf(cli, sizeof(cli), "%s/sutra",
+			 getenv("SUTRA_BUILDDIR") ? getenv("SUTRA_BUILDDIR")
+						  : ".");
+	char *cli_argv[] = {cli, "sandbox", "run", "--", "/bin/true", NULL};
+
+	bare = bench_bare(tru, n);
+	report("sandbox.bare_true", bare, 0);
+	report("sandbox.true", bench_sandbox(tru, NULL, 0, n), bare);
+	report("sandbox.true_degraded", bench_sandbox(tru, NULL, 1, n), bare);
+	if (access(cli, X_OK) == 0)
+		report("sandbox.cli_true", bench_bare(cli_argv, n), bare);
+	if (access(py[0], X_OK) == 0) {
+		bare_py = bench_bare(py, n);
+		report("sandbox.bare_python", bare_py, 0);
+		report("sandbox.python", bench_sandbox(py, "python", 0, n),
+		       bare_py);
+	}
+	bench_throughput();
+	return 0;
+}

@@ -1,0 +1,233 @@
+/*
+ * internal.h - what the files of sandbox/ share and nobody else sees.
+ *
+ *   profile.c  the seccomp profiles (const table) and their filters,
+ *              compiled once per process with libseccomp
+ *   child.c    the processes of a run: the supervisor (pid-namespace
+ *              init, or a subreaper in degraded mode) and the payload's
+ *              layers up to exec; async-signal-safe only
+ *   runner.c   sandbox_exec: the plan, the clone, the poll loop, the kill,
+ *              the verdict
+ *   files.c    host-side file work that never follows a symlink
+ *   capture.c  head + tail output capture and UTF-8 clean-up
+ *   request.c  the JSON request, limits, and the runtime effect provider
+ */
+#ifndef SUTRA_SANDBOX_INTERNAL_H
+#define SUTRA_SANDBOX_INTERNAL_H
+
+#include <linux/filter.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "sandbox.h"
+
+/* ---- profiles (profile.c) ---- */
+
+enum {
+	SBX_PROFILE_NO_FORK = 1 << 0,   /* threads only: fork/vfork EPERM */
+};
+
+struct sbx_profile {
+	const char *name;
+	unsigned flags;
+	const char *const *env;         /* NAME=VALUE the profile adds */
+	const char *summary;
+};
+
+const struct sbx_profile *sbx_profile_find(const char *name);
+
+/*
+ * The BPF program of a profile, for a payload with (netns != 0) or
+ * without its own network namespace.  Compiled with libseccomp on first
+ * use and kept for the life of the process; borrowed.
+ */
+int sbx_filter_get(const struct sbx_profile *p, int netns,
+		   const struct sock_fprog **prog, struct sutra_err *err);
+
+/* Names the syscall of a seccomp notification: "ptrace", "i386:getpid",
+ * "x32:syscall_1073741925". */
+void sbx_syscall_name(uint32_t arch, int nr, char *buf, size_t n);
+
+/* ---- the child processes (child.c) ---- */
+
+enum sbx_mode {
+	SBX_MODE_NS,        /* user+mount+pid+net+ipc+uts namespaces */
+	SBX_MODE_DEGRADED,  /* no namespaces: subreaper + uid drop */
+};
+
+/* What the supervisor tells the runner over the status pipe.  Fixed size
+ * and below PIPE_BUF, so each message is one atomic write. */
+enum sbx_msg_type {
+	SBX_MSG_READY = 1,  /* layers up, files written: waiting for 'G' */
+	SBX_MSG_ERROR,      /* a set-up step failed (what, err_no) */
+	SBX_MSG_DONE,       /* payload and every other process reaped */
+};
+
+enum sbx_stage {
+	SBX_STAGE_NAMESPACE = 1,  /* mounts and other namespace set-up: the
+				     runner may retry in degraded mode */
+	SBX_STAGE_PAYLOAD,        /* the payload's own layers and exec */
+};
+
+struct sbx_msg {
+	int type;
+	int stage;
+	int err_no;
+	int wstatus;          /* DONE: the payload's wait status */
+	int payload_reaped;   /* DONE: wstatus is valid */
+	int saw_sigxcpu;      /* DONE: some process died of SIGXCPU */
+	int saw_sigxfsz;      /* DONE: some process died of SIGXFSZ */
+	int leftovers;        /* DONE: processes that would not die */
+	int64_t payload_cpu_us;  /* DONE: the payload's own CPU time */
+	int64_t cpu_us;       /* DONE: every reaped process's CPU time */
+	int64_t maxrss_kb;    /* DONE: largest resident set */
+	char what[256];       /* ERROR: the step, e.g. "mount proc" */
+};
+
+/* Control bytes from the runner to the supervisor. */
+#define SBX_CTL_MAPPED 'M'  /* uid/gid maps written (NS mode) */
+#define SBX_CTL_GO 'G'      /* start the payload */
+#define SBX_CTL_KILL 'K'    /* kill every process of the run now */
+#define SBX_CTL_DONE 'D'    /* collected: exit */
+
+#define SBX_INSIDE_UID 1000     /* the payload's uid inside the userns */
+#define SBX_MAX_RLIMITS 12
+
+/*
+ * Everything the children need, prepared by the runner before the clone
+ * so that the children never allocate: paths, argv, envp, the filter,
+ * rlimits, fds.  Borrowed by the children (they run on a copy).
+ */
+struct sbx_plan {
+	int mode;
+	/* supervisor side of the pipes */
+	int ctl_r, st_w, out_w, err_w, notif_child;
+
+	const char *host_workdir;   /* W: the host work dir */
+	const char *workdir;        /* the payload's work dir: "/work" or W */
+	const char *tmpfs_opts;     /* options of the work dir tmpfs */
+
+	/* files written into the work dir before the payload starts */
+	const struct sandbox_file *files;
+	size_t n_files;
+
+	/* credentials */
+	int switch_uid;             /* setres[ug]id to uid/gid */
+	int set_groups;             /* setgroups(0, NULL) is allowed */
+	uid_t uid;
+	gid_t gid;
+	uid_t init_uid;             /* NS mode: the supervisor's inside uid */
+	gid_t init_gid;
+
+	/* payload */
+	const char *exe;            /* absolute, as the payload sees it */
+	char *const *argv;
+	char *const *envp;
+	struct {
+		int resource;
+		struct rlimit value;
+	} rlimits[SBX_MAX_RLIMITS];
+	int n_rlimits;
+	int landlock_abi;           /* 0: not available */
+	int landlock_net;           /* deny TCP bind/connect (no netns) */
+	const struct sock_fprog *filter;
+	int kill_as_uid;            /* degraded root: kill(-1) as uid */
+};
+
+/* The supervisor's main: never returns. */
+void sbx_supervisor_main(const struct sbx_plan *plan)
+	__attribute__((noreturn));
+
+/* clone(2) without glibc's fork machinery (the runner may be
+ * multi-threaded): a copy-on-write child, like fork.  pidfd may be NULL. */
+pid_t sbx_raw_clone(unsigned long flags, int *pidfd);
+
+/* ---- host-side files (files.c) ---- */
+
+/*
+ * Checks a relative path from a request: not empty, not absolute, no "."
+ * or ".." or empty components, no NUL, at most 1024 bytes.  Returns 0 or
+ * a usage error naming it.
+ */
+int sbx_path_check(const char *path, struct sutra_err *err);
+
+/* openat2 below dirfd with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS, O_NOFOLLOW and O_CLOEXEC added to flags. */
+int sbx_open_beneath(int dirfd, const char *path, int flags);
+
+/* One file read into memory (files.c owns data; sbx_files_free). */
+struct sbx_filebuf {
+	char *path;
+	char *data;
+	size_t len;
+	int executable;
+};
+
+/*
+ * Reads the regular files below host dir into *files (appended; the
+ * array grows), refusing symlinks, special files and more than max
+ * bytes in all.  Directories become implicit in the paths.
+ */
+int sbx_read_tree(const char *dir, struct sbx_filebuf **files, size_t *n,
+		  uint64_t max, struct sutra_err *err);
+void sbx_files_free(struct sbx_filebuf *files, size_t n);
+
+/*
+ * Reads one file below dirfd for collection: a regular file with one
+ * link, at most max bytes, owned by owner (unless owner is (uid_t)-1),
+ * never through a symlink.  Returns 0 and a new buffer, or -1 with a
+ * short reason in why ("symlink or missing", "not a regular file", ...).
+ */
+int sbx_collect_file(int dirfd, const char *path, size_t max, uid_t owner,
+		     char **data, size_t *len, const char **why);
+
+/*
+ * Copies the tree below src into dst (both directory fds): regular
+ * files and directories only, symlinks and hardlinked files skipped.
+ * Counts what it skipped in *skipped.
+ */
+int sbx_copy_tree(int src, int dst, unsigned *skipped,
+		  struct sutra_err *err);
+
+/*
+ * Unlinks what is not a directory or a regular file with one link below
+ * dirfd (symlinks, FIFOs, sockets, hard links), so that a kept work dir
+ * holds nothing that leads elsewhere.  Returns how many it unlinked.
+ */
+unsigned sbx_prune_tree(int dirfd);
+
+/*
+ * Removes everything below dirfd and then name in parent, never
+ * following a symlink, and getting through modes like 000 and very deep
+ * trees.  Returns 0 or -1 with err naming the entry.
+ */
+int sbx_remove_tree(int parent, const char *name, struct sutra_err *err);
+
+/* Largest file size below dirfd (no symlinks followed). */
+uint64_t sbx_largest_file(int dirfd);
+
+/* ---- output capture (capture.c) ---- */
+
+/* Keeps the first and the last cap/2 bytes of a stream. */
+struct sbx_capture {
+	char *head;
+	size_t head_len;
+	char *tail;           /* ring buffer */
+	size_t tail_len, tail_pos;
+	size_t half;
+	uint64_t total;       /* bytes seen */
+};
+
+int sbx_capture_init(struct sbx_capture *c, size_t cap);
+void sbx_capture_add(struct sbx_capture *c, const char *buf, size_t n);
+int sbx_capture_truncated(const struct sbx_capture *c);
+/* The captured text, valid UTF-8 without NULs, with a marker where bytes
+ * were dropped.  New string (caller frees). */
+char *sbx_capture_text(const struct sbx_capture *c);
+void sbx_capture_free(struct sbx_capture *c);
+
+/* A copy of buf made valid UTF-8 (bad bytes and NULs become U+FFFD). */
+char *sbx_utf8_clean(const char *buf, size_t n);
+
+#endif

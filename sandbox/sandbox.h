@@ -1,0 +1,126 @@
+/*
+ * sandbox.h - running untrusted programs (generated code and its tests)
+ * and judging them (SPEC §8, doc/sutra-sandbox.7).
+ *
+ * The sandbox module owns everything between "run this command on these
+ * files" and the verdict: the private work dir, the child's layers
+ * (namespaces, read-only system view, Landlock, rlimits, uid drop,
+ * no_new_privs, seccomp), the runner's poll loop, the kill of the whole
+ * process tree, collecting files out without following symlinks, removing
+ * the work dir, and the verdict JSON.  A verdict is always written by the
+ * runner from what the kernel told it, never by the sandboxed program.
+ *
+ * Three doors lead here: the CLI (`sutra sandbox run`, core/cmd_sandbox.c),
+ * agents through the runtime's effect provider (sandbox_effect, reached by
+ * ctx.sandbox.run in Lua and host->sandbox_run in plugins), and the unit
+ * tests and benchmarks, which call sandbox_exec directly.
+ *
+ * Thread-safe: runs may go on concurrently from several threads.  Each run
+ * forks, so the children only call async-signal-safe code.
+ */
+#ifndef SUTRA_SANDBOX_H
+#define SUTRA_SANDBOX_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct agent_ctx;
+
+/* Resource limits of one run.  sandbox_limits_default gives SPEC §8's. */
+struct sandbox_limits {
+	int64_t wall_ms;          /* wall clock deadline (10 s) */
+	int64_t cpu_ms;           /* RLIMIT_CPU, rounded up to seconds (10 s) */
+	uint64_t memory_bytes;    /* RLIMIT_AS (1 GiB) */
+	uint64_t procs;           /* RLIMIT_NPROC (64) */
+	uint64_t open_files;      /* RLIMIT_NOFILE (256) */
+	uint64_t file_bytes;      /* RLIMIT_FSIZE, per file (16 MiB) */
+	uint64_t stack_bytes;     /* RLIMIT_STACK (8 MiB) */
+	uint64_t workdir_bytes;   /* size of the work dir tmpfs (64 MiB) */
+	uint64_t workdir_inodes;  /* inodes of the work dir tmpfs (16384) */
+	uint64_t capture_bytes;   /* kept per stream, head + tail (1 MiB) */
+	uint64_t output_bytes;    /* total output before the kill (16 MiB) */
+	uint64_t collect_bytes;   /* largest file collected out (1 MiB) */
+};
+
+void sandbox_limits_default(struct sandbox_limits *limits);
+
+/* A file the runner writes into the work dir before the program starts. */
+struct sandbox_file {
+	const char *path;         /* relative, no "..", no empty component */
+	const char *data;
+	size_t len;
+	int executable;           /* mode 0755 instead of 0644 */
+};
+
+/*
+ * What to run.  Everything is borrowed for the duration of sandbox_exec.
+ * argv[0] is an absolute path, a path relative to the work dir when it
+ * holds a '/', or a name looked up in the sandbox's PATH.
+ */
+struct sandbox_spec {
+	char *const *argv;                /* NULL-terminated, at least one */
+	char *const *env;                 /* extra NAME=VALUE, NULL-terminated,
+					     may be NULL */
+	const char *profile;              /* python | native | shell (NULL:
+					     shell) */
+	struct sandbox_limits limits;
+	const struct sandbox_file *files; /* written into the work dir */
+	size_t n_files;
+	const char *input_dir;            /* host dir copied in, or NULL */
+	char *const *collect;             /* relative paths returned in
+					     verdict.files, NULL-terminated,
+					     may be NULL */
+	const char *parent_dir;           /* where the work dir is made (NULL:
+					     $TMPDIR or /tmp) */
+	int keep;                         /* leave the work dir on disk */
+	int force_degraded;               /* run without namespaces (also
+					     SUTRA_SANDBOX_DEGRADED=1) */
+};
+
+/*
+ * Runs spec and returns its verdict (SPEC §8) as a new cJSON object in
+ * *verdict (caller frees with cJSON_Delete).  A sandbox that could not be
+ * set up is still a verdict, with status "error" and an "error" message;
+ * -1 (and *verdict NULL) means the spec itself is invalid (SUTRA_EUSAGE)
+ * or memory ran out.
+ */
+int sandbox_exec(const struct sandbox_spec *spec, cJSON **verdict,
+		 struct sutra_err *err);
+
+/*
+ * The JSON form of a run: request = {cmd: [...], files: {path: text |
+ * {content, executable}}, dir, profile, limits: {...}, collect: [...],
+ * env: {...}, keep, degraded}.  Validates it (SUTRA_EUSAGE naming the
+ * field) and returns the verdict like sandbox_exec.  request is borrowed.
+ */
+int sandbox_run_json(const cJSON *request, cJSON **verdict,
+		     struct sutra_err *err);
+
+/* The runtime's sandbox effect provider (rt->sandbox_run): the agent's
+ * request in, the verdict out (caller frees). */
+int sandbox_effect(struct agent_ctx *ctx, const cJSON *request,
+		   cJSON **verdict, struct sutra_err *err);
+
+/*
+ * Parses a limits object ({time, cpu, memory_mb, procs, open_files,
+ * file_mb, stack_mb, workdir_mb, workdir_inodes, capture_kb, output_mb,
+ * collect_kb}) over *limits.  Unknown keys and bad values are usage
+ * errors naming the key.
+ */
+int sandbox_limits_from_json(const cJSON *obj, struct sandbox_limits *limits,
+			     struct sutra_err *err);
+
+/* The limits as the verdict reports them (new object). */
+cJSON *sandbox_limits_to_json(const struct sandbox_limits *limits);
+
+/* Non-zero when name is a known profile. */
+int sandbox_profile_known(const char *name);
+
+/* The exit code of `sutra sandbox run` for a verdict: 0 ok, 1 any other
+ * status, 3 error. */
+int sandbox_verdict_exit_code(const cJSON *verdict);
+
+#endif

@@ -192,8 +192,14 @@ static int steps_index(lua_State *L)
 	const char *id = luaL_checkstring(L, 2);
 	struct expr_step st = {0};
 
+	/* A step that has not run (yet, or in this branch) is "pending",
+	 * so that `steps.x.output` is nil rather than an error. */
 	if (!s->lookup || s->lookup(s, id, &st) < 0) {
-		lua_pushnil(L);
+		lua_createtable(L, 0, 2);
+		lua_pushliteral(L, "pending");
+		lua_setfield(L, -2, "status");
+		lua_pushinteger(L, 0);
+		lua_setfield(L, -2, "attempts");
 		return 1;
 	}
 	lua_createtable(L, 0, 4);

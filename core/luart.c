@@ -1,6 +1,8 @@
 /* luart.c - see luart.h. */
 #include "luart.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <math.h>
@@ -14,7 +16,7 @@
 #include "util.h"
 
 /* How often (in VM instructions) the hook checks deadline and cancel. */
-enum { HOOK_INTERVAL = 1000, JSON_MAX_DEPTH = 200 };
+enum { HOOK_INTERVAL = 1000, JSON_MAX_DEPTH = 200, ASSET_MAX = 1 << 20 };
 
 /* Registry keys: addresses of these statics. */
 static const char key_agents, key_modules, key_base, key_array_mt,
@@ -548,7 +550,14 @@ static int l_json_decode(lua_State *L) /* [-1, +1] */
 	const char *text = luaL_checklstring(L, 1, &len);
 	const char *end = NULL;
 	struct sutra_err err = {0};
-	cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+	cJSON *v;
+
+	if (memchr(text, '\0', len))
+		return luaL_error(L, "invalid JSON: a NUL byte at %d",
+				  (int)((const char *)memchr(text, '\0', len) - text) + 1);
+	/* len + 1: cJSON checks the terminating NUL inside the length it is
+	 * given (Lua strings always have one). */
+	v = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
 
 	if (!v)
 		return luaL_error(L, "invalid JSON at byte %d",
@@ -632,6 +641,41 @@ static int l_emit(lua_State *L) /* [-2, +0] */
 	return 0;
 }
 
+/* ctx.asset(name): a file of the agent's own package (a prompt, a
+ * template), read whole.  Relative, inside the package, no symlinks on
+ * the way, at most 1 MiB. [-1, +1] */
+static int l_asset(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	struct agent_ctx *ctx = cur_ctx(L);
+	struct sutra_err err = {0};
+
+	if (!*name || name[0] == '/' || strstr(name, "..") || !ctx->agent)
+		return luaL_error(L, "ctx.asset: '%s' is not a file of the "
+				     "package", name);
+	char real[4096], dir[4096], *path = path_join(ctx->agent->dir, name);
+	int inside = path && realpath(path, real) && realpath(ctx->agent->dir, dir) &&
+		     strncmp(real, dir, strlen(dir)) == 0 && real[strlen(dir)] == '/';
+	free(path);
+	if (!inside)
+		return luaL_error(L, "ctx.asset: '%s' is not a file of the "
+				     "package", name);
+	/* The buffer is Lua's (a userdata), so that nothing C-owned is live
+	 * when anything here raises. */
+	char *buf = lua_newuserdatauv(L, ASSET_MAX + 1, 0);
+	int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = fd >= 0 ? read(fd, buf, ASSET_MAX + 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0 || n > ASSET_MAX) {
+		err_set(&err, SUTRA_EFAILED, "ctx.asset: '%s': %s", name,
+			n < 0 ? strerror(errno) : "larger than 1 MiB");
+		return raise_err(L, &err);
+	}
+	lua_pushlstring(L, buf, (size_t)n);
+	return 1;
+}
+
 static const luaL_Reg memory_funcs[] = {
 	{"get", l_memory_get}, {"set", l_memory_set},
 	{"del", l_memory_del}, {"keys", l_memory_keys}, {NULL, NULL},
@@ -702,6 +746,8 @@ static void push_ctx(lua_State *L, const struct agent *a)
 	lua_setfield(L, -2, "json");
 	lua_pushcfunction(L, l_emit);
 	lua_setfield(L, -2, "emit");
+	lua_pushcfunction(L, l_asset);
+	lua_setfield(L, -2, "asset");
 	lua_newtable(L);
 	lua_pushcfunction(L, l_ctx_missing);
 	lua_setfield(L, -2, "__index");

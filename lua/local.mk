@@ -2,4 +2,5 @@
 # $(pkgdatadir)/lua.
 nobase_dist_pkgdata_DATA += \
 	lua/sutra/template.lua \
-	lua/sutra/jsonpath.lua
+	lua/sutra/jsonpath.lua \
+	lua/sutra/llmjson.lua

@@ -36,8 +36,6 @@ SANDBOX_TESTS = \
 TESTS += $(SANDBOX_TESTS)
 EXTRA_DIST += $(SANDBOX_TESTS) t/sandbox.sh
 
-# The codetest agent ships in the catalog.
-nobase_dist_pkgdata_DATA += catalog/codetest/agent.yaml catalog/codetest/agent.lua
 
 # `make bench`: the sandbox's costs as JSON lines.
 BENCH_BINS += bench/sandbox-bench

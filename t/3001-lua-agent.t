@@ -156,6 +156,14 @@ sutra agent run badoutput
 is "$rc" 1 "an output that breaks the manifest's output schema fails"
 like "$err" "agent 'badoutput': output: missing field 'n'" "naming the field"
 
+mkagent decoder 'return { run = function(input, ctx)
+  local v = ctx.json.decode(input.text)
+  local ok = pcall(ctx.json.decode, "{\"a\": 1} trailing")
+  return {v = v, trailing = ok, back = ctx.json.decode(ctx.json.encode(v))}
+end }'
+sutra agent run decoder --input '{"text":"{\"k\": [1, 2.5, \"x\", null, true]}"}'
+is "$out" '{"back":{"k":[1,2.5,"x",null,true]},"trailing":false,"v":{"k":[1,2.5,"x",null,true]}}' "ctx.json.decode parses, refuses trailing text, round-trips with encode"
+
 mkagent numver 'return { run = function() return 1 end }'
 sed -i 's/^version: 1.0.0$/version: 1.0/' catalog/numver/agent.yaml
 sutra --json agent info numver

@@ -92,7 +92,7 @@ is "$out" '{"big":"skipped","small":"small","route":1,"one":"ok"}' "if skips, sw
 sutra run cond.yaml -i n=2
 like "$out" '"route":2' "the second case"
 sutra run cond.yaml -i n=7
-like "$out" '"route":"other","one":null' "else, and untaken branches have not run"
+like "$out" '"route":"other","one":"pending"' "else, and untaken branches have not run"
 
 cat > retry.yaml <<'Y'
 name: retry

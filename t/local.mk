@@ -23,7 +23,8 @@ SHELL_TESTS = \
 	t/5001-memory.t \
 	t/5002-state.t \
 	t/2001-plugin.t \
-	t/8001-catalog.t
+	t/8001-catalog.t \
+	t/9001-selfheal.t
 
 TESTS += $(check_PROGRAMS) $(SHELL_TESTS)
 EXTRA_DIST += $(SHELL_TESTS)

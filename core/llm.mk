@@ -7,6 +7,7 @@ noinst_LTLIBRARIES += libsutranet.la
 libsutranet_la_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
 libsutranet_la_SOURCES = \
 	core/cmd_llm.c \
+	core/http_fetch.c core/http_fetch.h \
 	core/sse.c core/sse.h \
 	core/llm.c core/llm.h core/llm_impl.h \
 	core/llm_config.c \
@@ -41,7 +42,7 @@ t_7101_llm_faults_t_SOURCES = t/7101-llm-faults.c t/fakellm.h
 t_7101_llm_faults_t_CFLAGS = $(LLM_T_CFLAGS)
 t_7101_llm_faults_t_LDADD = $(T_LDADD)
 # Shell tests (SHELL_TESTS is t/local.mk's, defined after this file).
-LLM_SHELL_TESTS = t/7201-llm-cli.t t/7301-llm-agents.t
+LLM_SHELL_TESTS = t/7201-llm-cli.t t/7301-llm-agents.t t/7302-http.t
 TESTS += $(LLM_SHELL_TESTS)
 EXTRA_DIST += $(LLM_SHELL_TESTS) t/fakellm.h
 

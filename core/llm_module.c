@@ -2,6 +2,7 @@
  * llm_module.c - the entry point of sutra-net.so, the network layer
  * module the kernel loads on first use (netmod.h).
  */
+#include "http_fetch.h"
 #include "llm.h"
 #include "netmod.h"
 
@@ -12,6 +13,7 @@ static const struct netmod_api api = {
 	.llm_init = llm_runtime_init,
 	.llm_effect = llm_effect,
 	.llm_cli = llm_cli_main,
+	.http_effect = http_effect,
 };
 
 __attribute__((visibility("default")))

@@ -102,7 +102,16 @@ static int lazy_llm_chat(struct agent_ctx *ctx, const cJSON *request,
 	return api->llm_effect(ctx, request, result, err);
 }
 
+static int lazy_http(struct agent_ctx *ctx, const cJSON *request,
+		     cJSON **result, struct sutra_err *err)
+{
+	const struct netmod_api *a = netmod_load(err);
+
+	return a ? a->http_effect(ctx, request, result, err) : -1;
+}
+
 void netmod_install(struct runtime *rt)
 {
 	rt->llm_chat = lazy_llm_chat;
+	rt->http_fetch = lazy_http;
 }

@@ -26,20 +26,23 @@ struct cli;
 struct agent_ctx;
 
 /* What the module exports, as sutra_net_module(). */
-#define NETMOD_ABI 1
+#define NETMOD_ABI 2
 struct netmod_api {
 	int abi;
 	int (*llm_init)(struct runtime *rt, struct sutra_err *err);
 	int (*llm_effect)(struct agent_ctx *ctx, const cJSON *request,
 			  cJSON **result, struct sutra_err *err);
 	int (*llm_cli)(struct cli *cli, int argc, char **argv);
+	int (*http_effect)(struct agent_ctx *ctx, const cJSON *request,
+			   cJSON **result, struct sutra_err *err);
 };
 
 /* The module, loaded on the first call; NULL with err set when it cannot
  * be found or loaded. */
 const struct netmod_api *netmod_load(struct sutra_err *err);
 
-/* Points rt's LLM effect at the loader (runtime_open calls it). */
+/* Points rt's LLM and HTTP effects at the loader (runtime_open calls
+ * it). */
 void netmod_install(struct runtime *rt);
 
 /* Loads the module and initialises rt's LLM layer, once per runtime. */

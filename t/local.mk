@@ -1,7 +1,7 @@
 # t/: TAP tests.  C unit tests are built as t/NNNN-name.t programs; shell
 # tests are t/NNNN-name.t scripts.  Areas: 0 harness, 1 kernel, 2 plugin
 # ABI, 3 Lua, 4 chains, 5 memory, 6 sandbox, 7 llm, 8 catalog, 9 end to end.
-EXTRA_DIST += t/tap.h t/lib.sh t/summary.sh
+EXTRA_DIST += t/tap.h t/lib.sh t/summary.sh t/data/state-v1.sql
 
 T_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS) -I$(top_srcdir)/t
 T_LDADD = libsutranet.la libsutracore.la $(DEP_LIBS)

@@ -126,6 +126,10 @@ int chain_load(const char *path, const struct catalog *cat,
 void chain_free(struct chain *c);
 void chain_diag_free(struct chain_diag *d);
 
+/* qsort comparison of "FILE:LINE:COL: ..." messages: by file, then line
+ * and column. */
+int chain_compare_diags(const void *a, const void *b);
+
 /* The step with this id anywhere in the chain, or NULL. */
 struct step *chain_find_step(const struct chain *c, const char *id);
 

@@ -14,11 +14,11 @@ libsutracore_la_SOURCES = \
 	core/memory.c core/memory.h \
 	core/catalog.c core/catalog.h \
 	core/agent.c core/agent.h \
-	core/luart.c core/luart.h \
+	core/luart.c core/luart_json.c core/luart.h \
 	core/plughost.c core/plughost.h \
 	core/runtime.c core/runtime.h \
 	core/expr.c core/expr.h \
-	core/chain.h core/chain_load.c core/chain_run.c core/chain_graph.c \
+	core/chain.h core/chain.c core/chain_load.c core/chain_run.c core/chain_graph.c \
 	core/pool.c core/pool.h \
 	core/trace.c core/trace.h \
 	core/runlog.c core/runlog.h \

@@ -20,6 +20,9 @@
 
 extern const struct agent_kind_ops luart_kind_ops;
 
+/* The registry key (its address) of the metatable that marks arrays. */
+extern const char luart_key_array_mt;
+
 /*
  * The calling thread's Lua state, created on first use.  lua_dir is the
  * sutra Lua library (`require "sutra.text"`); NULL when it fails.

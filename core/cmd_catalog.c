@@ -199,10 +199,13 @@ static int catalog_remove(struct cli *cli, int argc, char **argv)
 		struct runtime *rt = cli_runtime(cli, NULL);
 		const struct agent *a =
 			rt ? catalog_find(rt->catalog, argv[first]) : NULL;
-		if (err.code == SUTRA_ENOTFOUND && a)
-			err_prefix(&err, "'%s' comes from %s, which is not the "
-				   "user catalog (sutra removes only what it "
-				   "installed)", argv[first], a->dir);
+		if (err.code == SUTRA_ENOTFOUND && a) {
+			err_clear(&err);
+			err_set(&err, SUTRA_ENOTFOUND,
+				"no package '%s' in the user catalog %s; the "
+				"one in %s is not managed by sutra", argv[first],
+				dir, a->dir);
+		}
 		free(dir);
 		return cli_fail(&err);
 	}

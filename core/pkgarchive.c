@@ -77,6 +77,7 @@ struct extract {
 	uint64_t bytes;
 	size_t entries;
 	char *top;                   /* the one top-level folder */
+	int write;                   /* 0: the checking pass */
 	struct sutra_err *err;
 };
 
@@ -250,6 +251,20 @@ static int make_file(struct extract *x, const char *name, const char *full,
 	return rc;
 }
 
+/* The checking pass counts the sizes the headers declare. */
+static int declared_size(struct extract *x, const char *name,
+			 struct archive_entry *e)
+{
+	uint64_t size = la.archive_entry_size_is_set(e)
+				? (uint64_t)la.archive_entry_size(e)
+				: 0;
+
+	if (size > x->limits->max_bytes - x->bytes)
+		return refuse(x, name, "archive is over the size limit");
+	x->bytes += size;
+	return 0;
+}
+
 static int extract_entry(struct extract *x, struct archive_entry *e)
 {
 	const char *name = la.archive_entry_pathname(e), *why;
@@ -268,6 +283,8 @@ static int extract_entry(struct extract *x, struct archive_entry *e)
 	if (check_top(x, name, rel, is_dir) < 0)
 		return -1;
 	snprintf(full, sizeof(full), "%s/%s", x->dest, rel);
+	if (!x->write)
+		return declared_size(x, name, e);
 	if (make_parents(x, full, strlen(x->dest)) < 0)
 		return -1;
 	return is_dir ? make_dir(x, name, full) : make_file(x, name, full, e);
@@ -294,38 +311,62 @@ static int open_archive(struct extract *x)
 	return 0;
 }
 
+/* One pass over the archive: checking only, or writing too. */
+static int run_pass(struct extract *x, int write)
+{
+	struct archive_entry *e;
+	int r, rc = -1;
+
+	x->write = write;
+	x->bytes = 0;
+	x->entries = 0;
+	if (open_archive(x) < 0)
+		goto out;
+	while ((r = la.archive_read_next_header(x->ar, &e)) != ARCHIVE_EOF) {
+		if (r < ARCHIVE_WARN) {
+			err_set(x->err, SUTRA_EUSAGE,
+				"%s: not a readable tarball: %s", x->path,
+				la.archive_error_string(x->ar));
+			goto out;
+		}
+		if (extract_entry(x, e) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (x->ar)
+		la.archive_read_free(x->ar);
+	x->ar = NULL;
+	return rc;
+}
+
+/*
+ * Two passes: the first reads only the headers and refuses a bad archive
+ * before anything is written; the second writes, counting the bytes
+ * actually read against the limit (a header may lie about its size).
+ */
 int pkgarchive_extract(const char *path, const char *dest,
 		       const struct pkg_limits *limits, char **top,
 		       struct sutra_err *err)
 {
 	struct extract x = {.path = path, .dest = dest, .limits = limits,
 			    .err = err};
-	struct archive_entry *e;
-	int r, rc = -1;
+	int rc = -1;
 
 	*top = NULL;
-	if (la_ready(err) < 0 || open_archive(&x) < 0)
+	if (la_ready(err) < 0 || run_pass(&x, 0) < 0)
 		goto out;
-	while ((r = la.archive_read_next_header(x.ar, &e)) != ARCHIVE_EOF) {
-		if (r < ARCHIVE_WARN) {
-			err_set(err, SUTRA_EUSAGE, "%s: not a readable tarball: %s",
-				path, la.archive_error_string(x.ar));
-			goto out;
-		}
-		if (extract_entry(&x, e) < 0)
-			goto out;
-	}
 	if (!x.top) {
 		err_set(err, SUTRA_EUSAGE, "%s: the archive holds no package "
 			"folder", path);
 		goto out;
 	}
+	if (run_pass(&x, 1) < 0)
+		goto out;
 	*top = x.top;
 	x.top = NULL;
 	rc = 0;
 out:
-	if (x.ar)
-		la.archive_read_free(x.ar);
 	free(x.top);
 	return rc;
 }

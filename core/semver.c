@@ -29,9 +29,10 @@ static int parse_number(const char **p, uint64_t *n)
 	if (!is_digit(*s) || (s[0] == '0' && is_digit(s[1])))
 		return -1;
 	for (*n = 0; is_digit(*s); s++) {
-		if (*n > (UINT64_MAX - 9) / 10)
+		uint64_t digit = (uint64_t)(*s - '0');
+		if (*n > (UINT64_MAX - digit) / 10)
 			return -1;
-		*n = *n * 10 + (uint64_t)(*s - '0');
+		*n = *n * 10 + digit;
 	}
 	*p = s;
 	return 0;

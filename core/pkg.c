@@ -158,10 +158,11 @@ static void name_source(struct install *in, struct sutra_err *err)
 {
 	char out[sizeof(err->msg)];
 	const char *from = in->pkgdir, *p = err->msg, *hit;
-	size_t n = 0, flen = strlen(from);
+	size_t n = 0, flen;
 
 	if (!from || !in->display || !err->code)
 		return;
+	flen = strlen(from);
 	while ((hit = strstr(p, from)) && n < sizeof(out)) {
 		n += (size_t)snprintf(out + n, sizeof(out) - n, "%.*s%s",
 				      (int)(hit - p), p, in->display);

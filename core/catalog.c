@@ -373,7 +373,8 @@ static int scan_dir(struct builder *b, const char *root)
 		}
 		n++;
 	}
-	qsort(names, n, sizeof(*names), compare_names);
+	if (n)   /* names is NULL for an empty directory */
+		qsort(names, n, sizeof(*names), compare_names);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char *dir = path_join(root, names[i]);
 		char *manifest = dir ? path_join(dir, "agent.yaml") : NULL;
@@ -444,8 +445,9 @@ int catalog_load(char *const *paths, size_t n_paths, struct catalog **out,
 		if (scan_dir(&b, paths[i]) < 0)
 			goto nomem;
 	}
-	qsort(b.cat->agents, b.cat->n_agents, sizeof(*b.cat->agents),
-	      compare_agents);
+	if (b.cat->n_agents)   /* agents is NULL for an empty catalog */
+		qsort(b.cat->agents, b.cat->n_agents, sizeof(*b.cat->agents),
+		      compare_agents);
 	*out = b.cat;
 	return 0;
 nomem:

@@ -15,6 +15,7 @@
 
 #include "chain.h"
 #include "commands.h"
+#include "lockfile.h"
 #include "runlog.h"
 #include "schema.h"
 #include "trace.h"
@@ -283,7 +284,8 @@ static int start_run(struct cli *cli, struct chain *c, const char *file,
 		return cli_fail(&err);
 	inputs = chain_inputs(c, given, o->kv, o->n_kv, &err);
 	cJSON_Delete(given);
-	if (!inputs || (durability = durability_of(cli, o, &err)) < 0 ||
+	if (!inputs || lockfile_check(c, &err) < 0 ||
+	    (durability = durability_of(cli, o, &err)) < 0 ||
 	    !(st = cli_state(cli, &err)) || !realpath(file, real) ||
 	    runlog_create(st, run_id, c->name, real, session, inputs, durability,
 			  &rl, &err) < 0) {
@@ -427,7 +429,8 @@ static int resume_run(struct cli *cli, const char *id_arg,
 	int rc = -1;
 
 	/* A first, read-only look: finished runs, answers. */
-	if (open_recorded(cli, id_arg, RUNLOG_REPLAY, &rl, &c, &err) < 0)
+	if (open_recorded(cli, id_arg, RUNLOG_REPLAY, &rl, &c, &err) < 0 ||
+	    lockfile_check(c, &err) < 0)
 		goto fail;
 	const struct runlog_info *info = runlog_info(rl);
 	char *id = strdup(info->id);

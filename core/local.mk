@@ -13,6 +13,11 @@ libsutracore_la_SOURCES = \
 	core/state.c core/state.h \
 	core/memory.c core/memory.h \
 	core/catalog.c core/catalog.h \
+	core/semver.c core/semver.h \
+	core/pkgfs.c core/pkgfs.h \
+	core/pkgarchive.c core/pkgarchive.h \
+	core/pkg.c core/pkg.h \
+	core/lockfile.c core/lockfile.h \
 	core/agent.c core/agent.h \
 	core/luart.c core/luart_json.c core/luart.h \
 	core/plughost.c core/plughost.h \
@@ -32,6 +37,7 @@ sutra_LDFLAGS = -export-dynamic
 sutra_SOURCES = \
 	core/main.c core/cli.h core/commands.h \
 	core/cmd_agent.c \
+	core/cmd_catalog.c \
 	core/cmd_run.c \
 	core/cmd_runs.c \
 	core/cmd_chain.c \

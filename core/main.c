@@ -63,6 +63,16 @@ const struct cli_command cli_commands[] = {
 		.run = cmd_agent,
 	},
 	{
+		.name = "catalog",
+		.synopsis = "catalog list\n"
+			    "catalog install DIR|FILE.tar.gz [--force]\n"
+			    "catalog remove NAME\n"
+			    "catalog verify\n"
+			    "catalog lock [CHAIN.yaml]...",
+		.summary = "install, remove, verify and lock agent packages",
+		.run = cmd_catalog,
+	},
+	{
 		.name = "memory",
 		.synopsis = "memory get KEY [--session ID]\n"
 			    "memory set KEY JSON [--session ID]\n"

@@ -11,6 +11,11 @@ t_1001_util_t_SOURCES = t/1001-util.c
 t_1001_util_t_CFLAGS = $(T_CFLAGS)
 t_1001_util_t_LDADD = $(T_LDADD)
 
+check_PROGRAMS += t/8005-semver.t
+t_8005_semver_t_SOURCES = t/8005-semver.c
+t_8005_semver_t_CFLAGS = $(T_CFLAGS)
+t_8005_semver_t_LDADD = $(T_LDADD)
+
 SHELL_TESTS = \
 	t/0002-docs.t \
 	t/1101-cli.t \
@@ -24,6 +29,9 @@ SHELL_TESTS = \
 	t/5002-state.t \
 	t/2001-plugin.t \
 	t/8001-catalog.t \
+	t/8002-catalog-install.t \
+	t/8003-catalog-tarball.t \
+	t/8004-catalog-verify-lock.t \
 	t/9001-selfheal.t
 
 TESTS += $(check_PROGRAMS) $(SHELL_TESTS)

@@ -38,3 +38,14 @@ bench: all bench-catalog $(BENCH_BINS)
 
 CLEANFILES += bench/results.jsonl $(BENCH_BINS)
 .PHONY: bench bench-catalog
+
+# Isolation: an isolated plugin call against an in-process one, and Lua
+# agents with and without limits.
+BENCH_BINS += bench/isolation-bench
+EXTRA_PROGRAMS += bench/isolation-bench
+bench_isolation_bench_SOURCES = bench/isolation-bench.c
+bench_isolation_bench_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
+bench_isolation_bench_LDADD = libsutracore.la $(DEP_LIBS)
+bench-isolation: $(TEST_PLUGINS) $(ISOLATION_PLUGINS)
+bench: bench-isolation
+.PHONY: bench-isolation

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "luart.h"
 #include "plughost.h"
+#include "plugproc.h"
 #include "runlog.h"
 #include "state.h"
 #include "runtime.h"
@@ -19,6 +20,14 @@ static const struct agent_kind_ops *const kind_ops[] = {
 	[AGENT_LUA] = &luart_kind_ops,
 	[AGENT_PLUGIN] = &plugin_kind_ops,
 };
+
+/* The kind's operations; an isolated plugin is a kind of its own. */
+static const struct agent_kind_ops *ops_of(const struct agent *a)
+{
+	if (a->kind == AGENT_PLUGIN && a->isolation == ISOLATION_PROCESS)
+		return &plugproc_kind_ops;
+	return kind_ops[a->kind];
+}
 
 static int verify_checksum(struct agent *a, struct sutra_err *err)
 {
@@ -44,7 +53,7 @@ int agent_load(struct agent *a, struct sutra_err *err)
 	if (a->load_state == 0) {
 		struct sutra_err lerr = {0};
 		if (verify_checksum(a, &lerr) == 0 &&
-		    kind_ops[a->kind]->load(a, &lerr) == 0)
+		    ops_of(a)->load(a, &lerr) == 0)
 			a->load_state = 1;
 		else {
 			a->load_state = -1;
@@ -63,7 +72,7 @@ int agent_load(struct agent *a, struct sutra_err *err)
 void agent_unload(struct agent *a)
 {
 	if (a->load_state == 1)
-		kind_ops[a->kind]->unload(a);
+		ops_of(a)->unload(a);
 	a->load_state = 0;
 }
 
@@ -118,7 +127,7 @@ int agent_invoke(struct agent *a, const cJSON *input, struct agent_ctx *ctx,
 	own.agent = a;
 	scope.agent = a->name;
 	scope = log_scope_swap(scope);
-	rc = kind_ops[a->kind]->invoke(a, input, &own, output, err);
+	rc = ops_of(a)->invoke(a, input, &own, output, err);
 	log_scope_swap(scope);
 	cJSON_Delete(with_defaults);
 	snprintf(what, sizeof(what), "agent '%s': output", a->name);

@@ -57,6 +57,54 @@ const char *agent_kind_name(enum agent_kind kind)
 	return kind_names[kind];
 }
 
+static const char *const isolation_names[] = {
+	[ISOLATION_NONE] = "none", [ISOLATION_PROCESS] = "process",
+};
+
+const char *agent_isolation_name(enum agent_isolation iso)
+{
+	return isolation_names[iso];
+}
+
+/* A positive whole number no larger than max, or -1. */
+static int64_t positive(const cJSON *v, double max)
+{
+	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > max ||
+	    v->valuedouble != (double)(int64_t)v->valuedouble)
+		return -1;
+	return (int64_t)v->valuedouble;
+}
+
+int agent_limits_parse(const cJSON *obj, struct agent_limits *limits,
+		       struct sutra_err *err)
+{
+	const cJSON *f;
+
+	if (!cJSON_IsObject(obj))
+		return err_set(err, SUTRA_EUSAGE,
+			       "'limits' must be a mapping of instructions "
+			       "and memory_mb");
+	cJSON_ArrayForEach(f, obj) {
+		int64_t n;
+		if (strcmp(f->string, "instructions") == 0 &&
+		    (n = positive(f, 1e15)) > 0)
+			limits->instructions = n;
+		else if (strcmp(f->string, "memory_mb") == 0 &&
+			 (n = positive(f, 1 << 20)) > 0)
+			limits->memory_bytes = (uint64_t)n << 20;
+		else if (strcmp(f->string, "instructions") == 0 ||
+			 strcmp(f->string, "memory_mb") == 0)
+			return err_set(err, SUTRA_EUSAGE,
+				       "limit '%s' must be a positive whole "
+				       "number", f->string);
+		else
+			return err_set(err, SUTRA_EUSAGE,
+				       "unknown limit '%s' (expected "
+				       "instructions or memory_mb)", f->string);
+	}
+	return 0;
+}
+
 void agent_entry_free(struct agent *a)
 {
 	while (a) {
@@ -150,6 +198,33 @@ static int parse_perms(struct mf *m, const cJSON *json, unsigned *perms)
 	return 0;
 }
 
+/* isolation: none | process (plugins only); limits: {...}. */
+static int parse_isolation(struct mf *m, struct agent *a, const cJSON *json)
+{
+	const cJSON *iso = cJSON_GetObjectItemCaseSensitive(json, "isolation");
+	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(json, "limits");
+	yaml_node_t *node = ydoc_map_get(m->doc, m->root, "isolation");
+	const char *name = cJSON_GetStringValue(iso);
+
+	if (iso && (!name || (strcmp(name, "none") && strcmp(name, "process"))))
+		return ydoc_error(m->doc, node, m->err, SUTRA_EUSAGE,
+				  "field 'isolation' must be none or process");
+	if (name && strcmp(name, "process") == 0 && a->kind != AGENT_PLUGIN)
+		return ydoc_error(m->doc, node, m->err, SUTRA_EUSAGE,
+				  "isolation 'process' is for plugins (Lua "
+				  "agents take 'limits')");
+	a->isolation = name && strcmp(name, "process") == 0
+			       ? ISOLATION_PROCESS : ISOLATION_NONE;
+	if (!lim || cJSON_IsNull(lim))
+		return 0;
+	struct sutra_err e = {0};
+	if (agent_limits_parse(lim, &a->limits, &e) < 0)
+		return ydoc_error(m->doc, ydoc_map_get(m->doc, m->root, "limits"),
+				  m->err, e.code, "%s", e.msg);
+	a->limited = 1;
+	return 0;
+}
+
 static void warn_unknown_keys(struct mf *m, const cJSON *json)
 {
 	const cJSON *f;
@@ -210,7 +285,8 @@ static int fill_agent(struct agent *a, struct mf *m, cJSON *json)
 				  m->err, SUTRA_EUSAGE,
 				  "field 'sha256' must be 64 lowercase hex "
 				  "digits");
-	if (parse_perms(m, json, &a->perms) < 0)
+	if (parse_perms(m, json, &a->perms) < 0 ||
+	    parse_isolation(m, a, json) < 0)
 		return -1;
 	desc = cJSON_GetObjectItemCaseSensitive(json, "description");
 	a->name = strdup(name);
@@ -373,7 +449,7 @@ static int scan_dir(struct builder *b, const char *root)
 		}
 		n++;
 	}
-	if (n)   /* names is NULL for an empty directory */
+	if (n > 1)   /* names is NULL for an empty directory */
 		qsort(names, n, sizeof(*names), compare_names);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char *dir = path_join(root, names[i]);

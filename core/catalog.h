@@ -14,10 +14,26 @@
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <stdint.h>
 
 #include "err.h"
 
 enum agent_kind { AGENT_LUA, AGENT_PLUGIN };
+
+/* Where a plugin's agents run: in sutra's process, or each in a
+ * sandboxed child process of its own (core/plugproc.h). */
+enum agent_isolation { ISOLATION_NONE, ISOLATION_PROCESS };
+
+/*
+ * Resource limits of one agent call (manifest `limits`, within the caps of
+ * sutra.yaml; core/isolation.h settles them).  0 means no limit.  For Lua
+ * agents both apply to each call; for isolated plugins memory_bytes is the
+ * child process's address space.
+ */
+struct agent_limits {
+	int64_t instructions;      /* Lua VM instructions per call */
+	uint64_t memory_bytes;     /* bytes */
+};
 
 /* Permissions a manifest grants (SPEC §6). */
 enum agent_perm {
@@ -44,6 +60,11 @@ struct agent {
 	cJSON *manifest;      /* the whole manifest as JSON */
 	const cJSON *input_schema;   /* borrowed from manifest, or NULL */
 	const cJSON *output_schema;  /* borrowed from manifest, or NULL */
+	enum agent_isolation isolation;  /* manifest, or forced by sutra.yaml */
+	struct agent_limits limits;      /* what the manifest asks for;
+					    isolation_apply settles them */
+	int limited;                     /* the limits apply (user catalog,
+					    or the manifest has `limits`) */
 	struct agent *shadowed;      /* same name later in the path */
 
 	/* Loaded on first use (agent.c). */
@@ -100,5 +121,15 @@ const char *agent_perm_name(unsigned perm);
 /* A new JSON array of the permission names in perms. */
 cJSON *agent_perms_json(unsigned perms);
 const char *agent_kind_name(enum agent_kind kind);
+/* "none" or "process". */
+const char *agent_isolation_name(enum agent_isolation iso);
+
+/*
+ * Parses a limits object ({instructions: N, memory_mb: M}) over *limits.
+ * Unknown keys and values that are not positive numbers fail with a
+ * message naming the key (the caller adds where it was).
+ */
+int agent_limits_parse(const cJSON *obj, struct agent_limits *limits,
+		       struct sutra_err *err);
 
 #endif

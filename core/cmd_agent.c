@@ -70,6 +70,17 @@ static int agent_info(struct cli *cli, int argc, char **argv)
 	cJSON_AddStringToObject(o, "manifest", a->manifest_path);
 	cJSON_AddStringToObject(o, "entry", a->entry_path);
 	cJSON_AddStringToObject(o, "sha256", a->sha256 ? a->sha256 : "");
+	if (a->kind == AGENT_PLUGIN)
+		cJSON_AddStringToObject(o, "isolation",
+					agent_isolation_name(a->isolation));
+	if (a->limited || a->isolation == ISOLATION_PROCESS) {
+		cJSON *lim = cJSON_AddObjectToObject(o, "limits");
+		if (a->kind == AGENT_LUA)
+			cJSON_AddNumberToObject(lim, "instructions",
+						(double)a->limits.instructions);
+		cJSON_AddNumberToObject(lim, "memory_mb",
+					(double)(a->limits.memory_bytes >> 20));
+	}
 	if (a->input_schema)
 		cJSON_AddItemToObject(o, "input",
 				      cJSON_Duplicate(a->input_schema, 1));

@@ -21,6 +21,8 @@ libsutracore_la_SOURCES = \
 	core/agent.c core/agent.h \
 	core/luart.c core/luart_json.c core/luart.h \
 	core/plughost.c core/plughost.h \
+	core/plugproc.c core/plugproc.h core/plugproto.h \
+	core/isolation.c core/isolation.h \
 	core/runtime.c core/runtime.h \
 	core/expr.c core/expr.h \
 	core/chain.h core/chain.c core/chain_load.c core/chain_run.c core/chain_graph.c \
@@ -44,3 +46,15 @@ sutra_SOURCES = \
 	core/cmd_memory.c \
 	core/cmd_help.c \
 	core/cmd_net.c
+
+# The isolated plugins' host process (core/plugproc.h): a small program
+# with nothing of the kernel but the error type and the sandbox's seccomp
+# code.  Built without sanitizers, whose shadow memory cannot live under
+# the RLIMIT_AS it runs with.
+pkglibexec_PROGRAMS = sutra-plugin-host
+sutra_plugin_host_SOURCES = core/plugin_host.c core/plugproto.h \
+	sandbox/confine.c sandbox/profile.c core/err.c
+sutra_plugin_host_CFLAGS = -std=c11 $(WARN_CFLAGS) $(CJSON_CFLAGS) \
+	$(SECCOMP_CFLAGS)
+sutra_plugin_host_LDFLAGS =
+sutra_plugin_host_LDADD = $(CJSON_LIBS) $(SECCOMP_LIBS)

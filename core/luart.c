@@ -29,9 +29,35 @@ struct invocation {
 	int stopping;              /* the hook has raised a stop */
 	struct sutra_err stop;     /* why */
 	struct sutra_err raised;   /* the last host error raised into Lua */
+	int64_t instr_limit;       /* VM instructions allowed; 0: none */
+	int64_t instr_used;        /* counted by the hook, in steps */
+};
+
+/*
+ * Memory accounting of a thread's state.  The state is shared by every
+ * agent the thread runs, so a limited call is charged what the state
+ * holds beyond what it held when the call began (its live data and its
+ * garbage; an emergency collection runs before the limit fails an
+ * allocation, so only live data can exceed it).  The guard is the
+ * innermost limited call's; nested limited calls get the smaller of
+ * their limit and what the outer one has left.
+ */
+struct lua_mem {
+	size_t in_use;             /* bytes the state holds */
+	struct mem_guard {
+		size_t base;       /* in_use when the call began */
+		size_t limit;      /* 0: no guard */
+		int exceeded;      /* an allocation failed after the
+				      emergency collection */
+		const struct invocation *owner;  /* the limited call */
+		const void *retry_ptr;  /* the failed request, to recognise */
+		size_t retry_size;      /* Lua's retry after collecting */
+		int retry_armed;
+	} guard;
 };
 
 static _Thread_local lua_State *thread_L;
+static _Thread_local struct lua_mem *thread_mem;
 static _Thread_local struct invocation *current;
 
 struct lua_source {
@@ -39,6 +65,50 @@ struct lua_source {
 	size_t len;
 	char chunkname[160];
 };
+
+/* -------------------------------------------------------- allocator */
+
+static int over_guard(const struct mem_guard *g, size_t in_use, size_t grow)
+{
+	return g->limit && in_use + grow > g->base + g->limit;
+}
+
+/* lua_Alloc that counts, and fails allocations past the guard.  Lua
+ * retries a failed allocation once after a full collection; only a
+ * failed retry marks the guard exceeded. */
+static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct lua_mem *m = ud;
+	size_t old = ptr ? osize : 0;
+	struct mem_guard *g = &m->guard;
+	void *p;
+
+	if (nsize == 0) {
+		free(ptr);
+		m->in_use -= old;
+		return NULL;
+	}
+	if (nsize > old && over_guard(g, m->in_use, nsize - old)) {
+		if (g->retry_armed && g->retry_ptr == ptr &&
+		    g->retry_size == nsize)
+			g->exceeded = 1;
+		g->retry_armed = 1;
+		g->retry_ptr = ptr;
+		g->retry_size = nsize;
+		return NULL;
+	}
+	g->retry_armed = 0;
+	if ((p = realloc(ptr, nsize)))
+		m->in_use = m->in_use - old + nsize;
+	return p;
+}
+
+static int on_panic(lua_State *L)
+{
+	log_printf(LOG_ERROR, "unprotected Lua error: %s",
+		   lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+	return 0;   /* lua aborts */
+}
 
 /* ------------------------------------------------------------ errors */
 
@@ -92,25 +162,70 @@ int luart_pcall(lua_State *L, int nargs, int nres, struct sutra_err *err)
 
 /* ----------------------------------------------------- stop checking */
 
+/* Starts stopping every call from the innermost up to `upto` with e. */
+static void stop_calls(struct invocation *upto, const struct sutra_err *e)
+{
+	for (struct invocation *i = current; i; i = i->outer) {
+		if (!i->stopping) {
+			i->stopping = 1;
+			i->stop = *e;
+		}
+		if (i == upto)
+			break;
+	}
+}
+
+/* Counts instructions against every limited call on the stack. */
+static void count_instructions(void)
+{
+	for (struct invocation *i = current; i; i = i->outer) {
+		if (!i->instr_limit)
+			continue;
+		i->instr_used += HOOK_INTERVAL;
+		if (i->instr_used > i->instr_limit && !i->stopping) {
+			struct sutra_err e = {0};
+			err_set(&e, SUTRA_EFAILED,
+				"instruction limit of %lld exceeded (limits."
+				"instructions in %s)", (long long)i->instr_limit,
+				i->agent->manifest_path);
+			stop_calls(i, &e);
+		}
+	}
+}
+
+/* Whether the current call must stop: a limit, the deadline or cancel. */
+static int must_stop(void)
+{
+	if (!current)
+		return 0;
+	if (thread_mem && thread_mem->guard.exceeded && !current->stopping) {
+		struct sutra_err e = {0};
+		err_set(&e, SUTRA_EFAILED, "memory limit of %zu MiB exceeded",
+			thread_mem->guard.limit >> 20);
+		stop_calls((struct invocation *)thread_mem->guard.owner, &e);
+	}
+	if (!current->stopping) {
+		struct sutra_err e = {0};
+		if (agent_should_stop(current->ctx, &e))
+			stop_calls(current, &e);
+	}
+	return current->stopping;
+}
+
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
 	if (!current)
 		return;
-	if (!current->stopping) {
-		struct sutra_err e = {0};
-		if (!agent_should_stop(current->ctx, &e))
-			return;
-		current->stopping = 1;
-		current->stop = e;
-	}
-	luaL_error(L, "%s", current->stop.msg);
+	count_instructions();
+	if (must_stop())
+		luaL_error(L, "%s", current->stop.msg);
 }
 
 /* stopping() for the pcall wrappers of the prelude. */
 static int l_stopping(lua_State *L)
 {
-	lua_pushboolean(L, current && current->stopping);
+	lua_pushboolean(L, must_stop());
 	return 1;
 }
 
@@ -665,12 +780,15 @@ static void lock_string_metatable(lua_State *L)
 
 static lua_State *new_state(const char *lua_dir, struct sutra_err *err)
 {
-	lua_State *L = luaL_newstate();
+	struct lua_mem *mem = calloc(1, sizeof(*mem));
+	lua_State *L = mem ? lua_newstate(counting_alloc, mem) : NULL;
 
 	if (!L) {
+		free(mem);
 		err_set(err, SUTRA_ENOMEM, "cannot create a Lua state");
 		return NULL;
 	}
+	lua_atpanic(L, on_panic);
 	luaL_openlibs(L);
 	lock_string_metatable(L);
 	lua_newtable(L);
@@ -686,6 +804,7 @@ static lua_State *new_state(const char *lua_dir, struct sutra_err *err)
 	build_base(L);
 	if (run_prelude(L, err) < 0) {
 		lua_close(L);
+		free(mem);
 		return NULL;
 	}
 	make_readonly(L);
@@ -696,10 +815,16 @@ static lua_State *new_state(const char *lua_dir, struct sutra_err *err)
 static pthread_key_t state_key;
 static pthread_once_t state_key_once = PTHREAD_ONCE_INIT;
 
+/* Closes L and frees its accounting. */
 static void close_state(void *L)
 {
-	if (L)
-		lua_close(L);
+	void *mem = NULL;
+
+	if (!L)
+		return;
+	lua_getallocf(L, &mem);
+	lua_close(L);
+	free(mem);
 }
 
 static void make_state_key(void)
@@ -713,8 +838,12 @@ lua_State *luart_state(const char *lua_dir, struct sutra_err *err)
 		return thread_L;
 	pthread_once(&state_key_once, make_state_key);
 	thread_L = new_state(lua_dir, err);
-	if (thread_L)
+	if (thread_L) {
+		void *mem;
+		lua_getallocf(thread_L, &mem);
+		thread_mem = mem;
 		pthread_setspecific(state_key, thread_L);
+	}
 	return thread_L;
 }
 
@@ -723,8 +852,9 @@ void luart_thread_done(void)
 	if (!thread_L)
 		return;
 	pthread_setspecific(state_key, NULL);
-	lua_close(thread_L);
+	close_state(thread_L);
 	thread_L = NULL;
+	thread_mem = NULL;
 }
 
 void luart_push_base(lua_State *L)
@@ -910,19 +1040,67 @@ static void set_ctx_fields(lua_State *L, int ctx_idx,
 	lua_setfield(L, ctx_idx, "attempt");
 }
 
+/* Puts a limited call's memory guard in place; returns the outer one. */
+static struct mem_guard guard_begin(const struct invocation *inv,
+				    size_t limit)
+{
+	struct lua_mem *m = thread_mem;
+	struct mem_guard outer = m->guard;
+
+	if (outer.limit) {
+		size_t end = outer.base + outer.limit;
+		size_t left = end > m->in_use ? end - m->in_use : 1;
+		if (left < limit)
+			limit = left;
+	}
+	m->guard = (struct mem_guard){
+		.base = m->in_use, .limit = limit, .owner = inv,
+	};
+	return outer;
+}
+
+/*
+ * A call stopped by its own limits fails with the limit's message (not
+ * Lua's "not enough memory" or a position), as a failure of the agent.
+ */
+static int limit_error(const struct invocation *inv, struct sutra_err *err)
+{
+	const struct mem_guard *g = &thread_mem->guard;
+
+	if (g->owner == inv && g->exceeded) {
+		err_clear(err);
+		return err_set(err, SUTRA_EFAILED,
+			       "memory limit of %zu MiB exceeded (limits."
+			       "memory_mb in %s)", g->limit >> 20,
+			       inv->agent->manifest_path);
+	}
+	if (inv->stopping && inv->stop.code == SUTRA_EFAILED) {
+		err_clear(err);
+		*err = inv->stop;
+	}
+	return -1;
+}
+
 static int lua_invoke(struct agent *a, const cJSON *input,
 		      struct agent_ctx *ctx, cJSON **output,
 		      struct sutra_err *err)
 {
 	lua_State *L = luart_state(ctx->rt->lua_dir, err);
 	struct invocation inv = {.agent = a, .ctx = ctx, .outer = current};
+	struct mem_guard outer_guard;
 	int top, rc = -1;
-	int hooked = ctx->deadline_ns || ctx->cancel;
+	int limited = a->limited && (a->limits.instructions ||
+				     a->limits.memory_bytes);
+	int hooked = ctx->deadline_ns || ctx->cancel || limited;
 
 	if (!L)
 		return -1;
 	top = lua_gettop(L);
 	current = &inv;
+	if (limited) {
+		inv.instr_limit = a->limits.instructions;
+		outer_guard = guard_begin(&inv, a->limits.memory_bytes);
+	}
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &key_agents);
 	if (lua_rawgetp(L, -1, a) == LUA_TNIL) {
 		lua_pop(L, 1);
@@ -942,10 +1120,14 @@ static int lua_invoke(struct agent *a, const cJSON *input,
 		rc = -1;
 	}
 out:
+	if (rc < 0 && limited)
+		limit_error(&inv, err);
 	if (hooked && !inv.outer)
 		lua_sethook(L, NULL, 0, 0);
-	current = inv.outer;
 	lua_settop(L, top);
+	if (limited)
+		thread_mem->guard = outer_guard;
+	current = inv.outer;
 	return rc;
 }
 

@@ -6,7 +6,12 @@
  * source is parsed once per thread, never per call.  Agents run in an
  * allow-listed, read-only global environment (no os.execute, io, binary
  * chunks, debug); a count hook enforces deadlines and cancellation, and
- * pcall/xpcall/coroutines cannot swallow the stop.  Values cross between
+ * pcall/xpcall/coroutines cannot swallow the stop.  Limited agents
+ * (core/isolation.h) also get an instruction limit, counted by the same
+ * hook, and a memory limit: every state allocates through a counting
+ * lua_Alloc, and a limited call may grow what its thread's state holds
+ * by at most its limit (a failed allocation after Lua's emergency
+ * collection stops the call).  Values cross between
  * C and Lua as cJSON, converted directly (no JSON text in between).
  */
 #ifndef SUTRA_LUART_H

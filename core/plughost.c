@@ -19,24 +19,12 @@ struct plugin_agent {
 	void *agent_data;
 };
 
-/* One call; the public part comes first so the host can cast back. */
-struct host_call {
-	struct sutra_call pub;
-	struct agent_ctx *ctx;
-	char *input_text;
-	char *output_text;
-	struct sutra_err err;       /* set by host->error */
-	int last_status;
-	char last_error[256];
-};
-
-static const struct sutra_host host_table;
 
 /* The fields of struct sutra_plugin that ABI 1 requires. */
 #define PLUGIN_MIN_SIZE \
 	(offsetof(struct sutra_plugin, n_agents) + sizeof(size_t))
 
-static int check_file(const char *path, struct sutra_err *err)
+int plughost_check_file(const char *path, struct sutra_err *err)
 {
 	struct stat sb;
 
@@ -61,7 +49,7 @@ static void *open_plugin(const char *path, const struct sutra_plugin **desc,
 	sutra_plugin_entry_fn entry;
 	void *h;
 
-	if (check_file(path, err) < 0)
+	if (plughost_check_file(path, err) < 0)
 		return NULL;
 	if (!(h = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
 		err_set(err, SUTRA_ERUNTIME, "%s: cannot load plugin: %s", path,
@@ -143,7 +131,7 @@ static int plugin_load(struct agent *a, struct sutra_err *err)
 		goto fail;
 	}
 	if (pa->def->init &&
-	    pa->def->init(&host_table, &pa->agent_data, initerr,
+	    pa->def->init(&plughost_table, &pa->agent_data, initerr,
 			  sizeof(initerr)) != 0) {
 		initerr[sizeof(initerr) - 1] = '\0';
 		err_set(err, SUTRA_ERUNTIME, "%s: init of agent '%s' failed: %s",
@@ -177,8 +165,8 @@ static int plugin_invoke(struct agent *a, const cJSON *input,
 			 struct sutra_err *err)
 {
 	struct plugin_agent *pa = a->loaded;
-	struct host_call hc = {
-		.pub = {.host = &host_table, .agent_data = pa->agent_data},
+	struct plughost_call hc = {
+		.pub = {.host = &plughost_table, .agent_data = pa->agent_data},
 		.ctx = ctx,
 	};
 	int rc = -1;
@@ -218,13 +206,13 @@ const struct agent_kind_ops plugin_kind_ops = {
 
 /* ------------------------------------------------------ host functions */
 
-static struct host_call *hc_of(struct sutra_call *call)
+static struct plughost_call *hc_of(struct sutra_call *call)
 {
-	return (struct host_call *)call;
+	return (struct plughost_call *)call;
 }
 
 /* Records a failure for last_status/last_error; returns status. */
-static int fail_with(struct host_call *hc, int status, const char *msg)
+static int fail_with(struct plughost_call *hc, int status, const char *msg)
 {
 	hc->last_status = status;
 	snprintf(hc->last_error, sizeof(hc->last_error), "%s", msg);
@@ -252,7 +240,7 @@ static const char *h_input(struct sutra_call *call)
 
 static int h_set_output(struct sutra_call *call, const char *json)
 {
-	struct host_call *hc = hc_of(call);
+	struct plughost_call *hc = hc_of(call);
 	cJSON *check = json ? cJSON_Parse(json) : NULL;
 	char *copy;
 
@@ -275,7 +263,7 @@ static void h_error(struct sutra_call *call, const char *message)
 
 static char *h_memory_get(struct sutra_call *call, const char *key)
 {
-	struct host_call *hc = hc_of(call);
+	struct plughost_call *hc = hc_of(call);
 	struct sutra_err e = {0};
 	char *json = NULL;
 	int rc;
@@ -293,7 +281,7 @@ static char *h_memory_get(struct sutra_call *call, const char *key)
 static int h_memory_set(struct sutra_call *call, const char *key,
 			const char *json)
 {
-	struct host_call *hc = hc_of(call);
+	struct plughost_call *hc = hc_of(call);
 	struct sutra_err e = {0};
 	cJSON *check;
 
@@ -309,7 +297,7 @@ static int h_memory_set(struct sutra_call *call, const char *key,
 
 static int h_memory_del(struct sutra_call *call, const char *key)
 {
-	struct host_call *hc = hc_of(call);
+	struct plughost_call *hc = hc_of(call);
 	struct sutra_err e = {0};
 
 	if (agent_require(hc->ctx, PERM_MEMORY, &e) < 0 ||
@@ -319,7 +307,7 @@ static int h_memory_del(struct sutra_call *call, const char *key)
 }
 
 /* Prints v as new malloc'd text for the plugin, consuming v. */
-static char *give_json(struct host_call *hc, cJSON *v)
+static char *give_json(struct plughost_call *hc, cJSON *v)
 {
 	char *cj = v ? cJSON_PrintUnformatted(v) : NULL;
 	char *text = cj ? strdup(cj) : NULL;
@@ -333,7 +321,7 @@ static char *give_json(struct host_call *hc, cJSON *v)
 
 static char *h_memory_keys(struct sutra_call *call)
 {
-	struct host_call *hc = hc_of(call);
+	struct plughost_call *hc = hc_of(call);
 	struct sutra_err e = {0};
 	cJSON *keys = NULL;
 
@@ -375,7 +363,7 @@ static void h_emit(struct sutra_call *call, const char *event,
 typedef int (*effect_fn)(struct agent_ctx *, const cJSON *, cJSON **,
 			 struct sutra_err *);
 
-static char *json_effect(struct host_call *hc, effect_fn fn,
+static char *json_effect(struct plughost_call *hc, effect_fn fn,
 			 const char *request_json)
 {
 	struct sutra_err e = {0};
@@ -414,7 +402,7 @@ static char *h_http(struct sutra_call *call, const char *req)
 static char *h_call_agent(struct sutra_call *call, const char *agent,
 			  const char *input_json)
 {
-	struct host_call *hc = hc_of(call);
+	struct plughost_call *hc = hc_of(call);
 	struct sutra_err e = {0};
 	cJSON *in = input_json ? cJSON_Parse(input_json) : cJSON_CreateObject();
 	cJSON *out = NULL;
@@ -475,7 +463,7 @@ static void h_free(void *ptr)
 	free(ptr);
 }
 
-static const struct sutra_host host_table = {
+const struct sutra_host plughost_table = {
 	.abi = SUTRA_PLUGIN_ABI,
 	.size = sizeof(struct sutra_host),
 	.input = h_input,

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "isolation.h"
 #include "netmod.h"
 #include "sandbox/sandbox.h"
 #include "util.h"
@@ -167,6 +168,11 @@ int runtime_open(const struct runtime_options *opts, struct runtime **out,
 	if (!paths)
 		goto nomem;
 	if (catalog_load(paths, n_paths, &rt->catalog, err) < 0)
+		goto fail;
+	char *user = runtime_user_catalog();
+	int rc = isolation_apply(rt->catalog, rt->config, user, err);
+	free(user);
+	if (rc < 0)
 		goto fail;
 	netmod_install(rt);
 	runtime_free_paths(paths);

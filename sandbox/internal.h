@@ -26,6 +26,8 @@
 
 enum {
 	SBX_PROFILE_NO_FORK = 1 << 0,   /* threads only: fork/vfork EPERM */
+	SBX_PROFILE_NO_EXEC = 1 << 1,   /* execve/execveat EPERM */
+	SBX_PROFILE_NO_SOCKET = 1 << 2, /* socket EPERM (socketpair unix) */
 };
 
 struct sbx_profile {
@@ -44,6 +46,13 @@ const struct sbx_profile *sbx_profile_find(const char *name);
  */
 int sbx_filter_get(const struct sbx_profile *p, int netns,
 		   const struct sock_fprog **prog, struct sutra_err *err);
+
+/*
+ * Loads the plugin host's filter into the calling process (and sets
+ * no_new_privs): the kill list kills the process, there being no runner
+ * to notify; exec, fork and socket fail with EPERM; threads are allowed.
+ */
+int sbx_filter_load_host(struct sutra_err *err);
 
 /* Names the syscall of a seccomp notification: "ptrace", "i386:getpid",
  * "x32:syscall_1073741925". */

@@ -4,6 +4,7 @@
 libsutracore_la_SOURCES += \
 	sandbox/sandbox.h sandbox/internal.h \
 	sandbox/profile.c \
+	sandbox/confine.c \
 	sandbox/child.c \
 	sandbox/runner.c \
 	sandbox/files.c \

@@ -118,11 +118,18 @@ static int add_list(scmp_filter_ctx ctx, uint32_t action,
  * upper half of the register must not matter (hi32 & 0 == 0). */
 #define ARG32_EQ(i, v) SCMP_CMP64((i), SCMP_CMP_MASKED_EQ, 0xffffffffULL, (v))
 
-static int add_socket_rules(scmp_filter_ctx ctx, int netns)
+static int add_socket_rules(scmp_filter_ctx ctx, const struct sbx_profile *p,
+			    int netns)
 {
 	static const char *const calls[] = {"socket", "socketpair"};
 
-	for (size_t c = 0; c < 2; c++) {
+	/* No sockets at all: socketpair(AF_UNIX) alone reaches nothing. */
+	if ((p->flags & SBX_PROFILE_NO_SOCKET) &&
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket),
+			     0) < 0)
+		return -1;
+	for (size_t c = (p->flags & SBX_PROFILE_NO_SOCKET) ? 1 : 0; c < 2;
+	     c++) {
 		int nr = seccomp_syscall_resolve_name(calls[c]);
 		/* Families up to 63 (AF_MAX is 46): above, the kernel says
 		 * EAFNOSUPPORT on its own. */
@@ -138,19 +145,26 @@ static int add_socket_rules(scmp_filter_ctx ctx, int netns)
 	return 0;
 }
 
-static int add_process_rules(scmp_filter_ctx ctx, const struct sbx_profile *p)
+static int add_process_rules(scmp_filter_ctx ctx, const struct sbx_profile *p,
+			     uint32_t kill)
 {
 	int clone_nr = SCMP_SYS(clone);
 
 	for (size_t i = 0; i < sizeof(ns_clone_flags) / sizeof(*ns_clone_flags);
 	     i++)
-		if (seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, clone_nr, 1,
+		if (seccomp_rule_add(ctx, kill, clone_nr, 1,
 				     SCMP_A0_64(SCMP_CMP_MASKED_EQ,
 						ns_clone_flags[i],
 						ns_clone_flags[i])) < 0)
 			return -1;
 	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
 			     0) < 0)
+		return -1;
+	if ((p->flags & SBX_PROFILE_NO_EXEC) &&
+	    (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(execve),
+			      0) < 0 ||
+	     seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(execveat),
+			      0) < 0))
 		return -1;
 	if (!(p->flags & SBX_PROFILE_NO_FORK))
 		return 0;
@@ -212,6 +226,23 @@ fail:
 	return -1;
 }
 
+/* The rules every profile shares; kill is the action for the syscalls
+ * never legitimate (a notification the runner answers, or a plain kill
+ * where there is no runner). */
+static int add_rules(scmp_filter_ctx ctx, const struct sbx_profile *p,
+		     int netns, uint32_t kill, const char **bad)
+{
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, kill) < 0 ||
+	    add_list(ctx, kill, kill_syscalls,
+		     sizeof(kill_syscalls) / sizeof(*kill_syscalls), bad) < 0 ||
+	    add_list(ctx, SCMP_ACT_ERRNO(EPERM), eperm_syscalls,
+		     sizeof(eperm_syscalls) / sizeof(*eperm_syscalls), bad) < 0 ||
+	    add_socket_rules(ctx, p, netns) < 0 ||
+	    add_process_rules(ctx, p, kill) < 0 || add_misc_rules(ctx) < 0)
+		return -1;
+	return 0;
+}
+
 static int compile(const struct sbx_profile *p, int netns,
 		   struct sock_fprog *out, struct sutra_err *err)
 {
@@ -222,13 +253,7 @@ static int compile(const struct sbx_profile *p, int netns,
 	if (!ctx)
 		return err_set(err, SUTRA_ENOMEM, "seccomp_init failed");
 	/* Any other architecture (i386 int 0x80, x32) is killed, named. */
-	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_NOTIFY) < 0 ||
-	    add_list(ctx, SCMP_ACT_NOTIFY, kill_syscalls,
-		     sizeof(kill_syscalls) / sizeof(*kill_syscalls), &bad) < 0 ||
-	    add_list(ctx, SCMP_ACT_ERRNO(EPERM), eperm_syscalls,
-		     sizeof(eperm_syscalls) / sizeof(*eperm_syscalls), &bad) < 0 ||
-	    add_socket_rules(ctx, netns) < 0 || add_process_rules(ctx, p) < 0 ||
-	    add_misc_rules(ctx) < 0) {
+	if (add_rules(ctx, p, netns, SCMP_ACT_NOTIFY, &bad) < 0) {
 		err_set(err, SUTRA_ERUNTIME,
 			"seccomp profile '%s': cannot add rule%s%s", p->name,
 			bad ? " for " : "", bad ? bad : "");
@@ -238,6 +263,40 @@ static int compile(const struct sbx_profile *p, int netns,
 out:
 	seccomp_release(ctx);
 	return rc;
+}
+
+/* The long-lived plugin host: threads, but no processes, no exec and no
+ * sockets; it reaches the world only through its pipes to sutra. */
+static const struct sbx_profile host_profile = {
+	.name = "plugin-host",
+	.flags = SBX_PROFILE_NO_FORK | SBX_PROFILE_NO_EXEC |
+		 SBX_PROFILE_NO_SOCKET,
+	.summary = "a plugin host process: threads only, no exec, no sockets",
+};
+
+int sbx_filter_load_host(struct sutra_err *err)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	const char *bad = NULL;
+	int rc;
+
+	if (!ctx)
+		return err_set(err, SUTRA_ENOMEM, "seccomp_init failed");
+	/* No runner listens for notifications: the kill list kills the
+	 * process (SIGSYS), which its parent reports. */
+	if (add_rules(ctx, &host_profile, 0, SCMP_ACT_KILL_PROCESS, &bad) < 0) {
+		seccomp_release(ctx);
+		return err_set(err, SUTRA_ERUNTIME,
+			       "seccomp profile '%s': cannot add rule%s%s",
+			       host_profile.name, bad ? " for " : "",
+			       bad ? bad : "");
+	}
+	rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc < 0)
+		return err_set(err, SUTRA_ERUNTIME, "seccomp_load: %s",
+			       strerror(-rc));
+	return 0;
 }
 
 /* Compiled filters: [profile][netns], built under the lock on first use

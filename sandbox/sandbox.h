@@ -116,6 +116,37 @@ int sandbox_limits_from_json(const cJSON *obj, struct sandbox_limits *limits,
 /* The limits as the verdict reports them (new object). */
 cJSON *sandbox_limits_to_json(const struct sandbox_limits *limits);
 
+/* The layers sandbox_confine_self applied (bits). */
+enum sandbox_layer {
+	SANDBOX_LAYER_RLIMITS = 1 << 0,
+	SANDBOX_LAYER_NETNS = 1 << 1,
+	SANDBOX_LAYER_UID = 1 << 2,       /* root dropped to nobody */
+	SANDBOX_LAYER_NO_NEW_PRIVS = 1 << 3,
+	SANDBOX_LAYER_SECCOMP = 1 << 4,
+};
+
+/* Limits of a confined long-lived process; 0 leaves a limit unset. */
+struct sandbox_confinement {
+	uint64_t memory_bytes;    /* RLIMIT_AS */
+	uint64_t open_files;      /* RLIMIT_NOFILE */
+	uint64_t file_bytes;      /* RLIMIT_FSIZE */
+};
+
+/*
+ * Confines the calling process for the rest of its life: the layers of a
+ * run that fit a long-lived helper with no supervisor around it (the
+ * plugin host, core/plugproc.h).  A network namespace when the kernel
+ * lets us make one (else the seccomp filter is the network barrier), no
+ * core dumps and no ptrace by others, the rlimits of c, root dropped to
+ * nobody, no_new_privs and a seccomp filter: threads but no processes, no
+ * exec, no sockets, and the syscalls no program under test makes kill it
+ * (SIGSYS).  Sets *layers to what it applied.  Fails (naming the step)
+ * only when rlimits, no_new_privs or seccomp cannot be had: never runs
+ * with less.  Call it single-threaded.
+ */
+int sandbox_confine_self(const struct sandbox_confinement *c,
+			 unsigned *layers, struct sutra_err *err);
+
 /* Non-zero when name is a known profile. */
 int sandbox_profile_known(const char *name);
 

@@ -28,6 +28,8 @@ SHELL_TESTS = \
 	t/5001-memory.t \
 	t/5002-state.t \
 	t/2001-plugin.t \
+	t/2101-isolation.t \
+	t/3101-lua-limits.t \
 	t/8001-catalog.t \
 	t/8002-catalog-install.t \
 	t/8003-catalog-tarball.t \
@@ -52,3 +54,25 @@ $(TEST_PLUGINS):
 	@$(MKDIR_P) $(@D)
 	$(AM_V_CC)$(CC) $(PLUGIN_CFLAGS) -o $@ $(top_srcdir)/$(@:.so=.c) \
 		$(PLUGIN_LINK_FLAGS)
+
+# Plugins for the isolation tests, built without sanitizers like the
+# plugin host that loads them (core/local.mk): bad.so misbehaves in every
+# way, plain.so is good.c for the host-function proxy, plain-wrongabi.so
+# is wrongabi.c.
+PLAIN_PLUGIN_CFLAGS = -std=c11 $(WARN_CFLAGS) $(CFLAGS) -shared -fPIC \
+	-I$(top_srcdir)/include
+ISOLATION_PLUGINS = t/plugins/bad.so t/plugins/plain.so \
+	t/plugins/plain-wrongabi.so
+check_DATA += $(ISOLATION_PLUGINS)
+CLEANFILES += $(ISOLATION_PLUGINS)
+EXTRA_DIST += t/plugins/bad.c
+t/plugins/bad.so: t/plugins/bad.c include/sutra/plugin.h
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CC)$(CC) $(PLAIN_PLUGIN_CFLAGS) -o $@ $(top_srcdir)/t/plugins/bad.c
+t/plugins/plain.so: t/plugins/good.c include/sutra/plugin.h
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CC)$(CC) $(PLAIN_PLUGIN_CFLAGS) -o $@ $(top_srcdir)/t/plugins/good.c
+t/plugins/plain-wrongabi.so: t/plugins/wrongabi.c include/sutra/plugin.h
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CC)$(CC) $(PLAIN_PLUGIN_CFLAGS) -o $@ \
+		$(top_srcdir)/t/plugins/wrongabi.c

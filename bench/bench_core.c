@@ -339,6 +339,32 @@ static void bench_process(const char *name, char *const argv[], int n)
 	free(t);
 }
 
+/* A catalog of n small Lua packages in a new temporary directory. */
+static char *make_catalog(int n)
+{
+	char *dir = strdup("/tmp/sutra-bench-catalog-XXXXXX");
+
+	if (!dir || !mkdtemp(dir))
+		exit(1);
+	for (int i = 0; i < n; i++) {
+		char path[512];
+		snprintf(path, sizeof(path), "%s/pkg%03d", dir, i);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/pkg%03d/agent.lua", dir, i);
+		FILE *f = fopen(path, "w");
+		fputs("return { run = function(input) return input end }\n", f);
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/pkg%03d/agent.yaml", dir, i);
+		f = fopen(path, "w");
+		fprintf(f, "name: pkg%03d\nversion: 1.0.%d\nkind: lua\n"
+			"entry: agent.lua\ndescription: package %d\n"
+			"permissions: [memory]\ninput:\n  x: {type: string}\n",
+			i, i, i);
+		fclose(f);
+	}
+	return dir;
+}
+
 static void bench_processes(const char *sutra)
 {
 	char *ten = seq_chain(10), *thousand = seq_chain(1000);
@@ -349,6 +375,14 @@ static void bench_processes(const char *sutra)
 	bench_process("agent_run_echo", echo, 51);
 	bench_process("run_10_steps", run10, 51);
 	bench_process("run_1000_steps", run1000, 11);
+	char *cat = make_catalog(500);
+	char *list[] = {(char *)sutra, "--catalog", cat, "agent", "list", NULL};
+	bench_process("agent_list_500_packages", list, 21);
+	char rm[600];
+	snprintf(rm, sizeof(rm), "rm -rf '%s'", cat);
+	if (system(rm) != 0)
+		fprintf(stderr, "bench_core: could not remove %s\n", cat);
+	free(cat);
 	unlink(ten);
 	unlink(thousand);
 	free(ten);

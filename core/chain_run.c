@@ -306,11 +306,6 @@ static int backoff_sleep(const struct cursor *cur, const struct step *s,
 
 /* --------------------------------------------------------- agent steps */
 
-static struct state *open_state(void *ud, struct sutra_err *err)
-{
-	return runtime_state(ud, err);
-}
-
 static int status_of(const struct cursor *cur, const struct sutra_err *e);
 static int retryable(const struct cursor *cur, const struct sutra_err *e);
 
@@ -394,7 +389,7 @@ static int agent_attempt(const struct cursor *cur, const struct step *s,
 	if (with ? eval_tmpl(cur, with, &input, err) < 0
 		 : !(input = cJSON_CreateObject()))
 		return err->code ? -1 : err_set(err, SUTRA_ENOMEM, "out of memory");
-	ctx.mem = memtx_new(x->session, open_state, x->rt);
+	ctx.mem = memtx_new(x->session, runtime_state_opener, x->rt);
 	ctx.journal = x->rl ? runlog_attempt_new(x->rl, path, attempt) : NULL;
 	if (!ctx.mem || (x->rl && !ctx.journal)) {
 		rc = err_set(err, SUTRA_ENOMEM, "out of memory");

@@ -126,11 +126,6 @@ static int run_option(struct cli *cli, void *ud, int c, const char *arg)
 	return -1;
 }
 
-static struct state *open_state(void *ud, struct sutra_err *err)
-{
-	return runtime_state(ud, err);
-}
-
 /* Runs one agent outside any chain: one attempt, memory committed when it
  * succeeds. */
 static int run_agent(struct runtime *rt, struct agent *a, const cJSON *input,
@@ -153,7 +148,7 @@ static int run_agent(struct runtime *rt, struct agent *a, const cJSON *input,
 				       o->timeout);
 		ctx.deadline_ns = now_ns() + ms * 1000000;
 	}
-	if (!(ctx.mem = memtx_new(ctx.session, open_state, rt)))
+	if (!(ctx.mem = memtx_new(ctx.session, runtime_state_opener, rt)))
 		return err_set(err, SUTRA_ENOMEM, "out of memory");
 	rc = agent_invoke(a, input, &ctx, out, err);
 	if (rc == 0 && memtx_commit(ctx.mem, err) < 0) {

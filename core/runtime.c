@@ -199,6 +199,11 @@ struct state *runtime_state(struct runtime *rt, struct sutra_err *err)
 	return st;
 }
 
+struct state *runtime_state_opener(void *rt, struct sutra_err *err)
+{
+	return runtime_state(rt, err);
+}
+
 void runtime_close(struct runtime *rt)
 {
 	if (!rt)

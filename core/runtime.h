@@ -56,6 +56,8 @@ void runtime_close(struct runtime *rt);
 
 /* The state database, opened on first call.  Borrowed from rt. */
 struct state *runtime_state(struct runtime *rt, struct sutra_err *err);
+/* The same as a memtx_opener (ud is the runtime). */
+struct state *runtime_state_opener(void *rt, struct sutra_err *err);
 
 /*
  * The catalog search path (SPEC §2): each --catalog, $SUTRA_CATALOG_PATH,

@@ -3,7 +3,6 @@
 # the journal replayed on resume, replay and its divergences, ask steps.
 . "${SUTRA_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # append: adds v to a list in memory (a duplicate would show), after a
 # little work so that kills land inside steps too.

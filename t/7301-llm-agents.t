@@ -4,16 +4,7 @@
 # and the journal that keeps a resumed step from paying twice.
 . "${SUTRA_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
 
-command -v python3 >/dev/null || skip_all "python3 not available"
-FAKE="$SUTRA_SRCDIR/t/fakellm.py"
-python3 "$FAKE" serve "$TEST_DIR/port" &
-FAKE_PID=$!
-trap 'kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null; cleanup' EXIT
-for _ in $(seq 100); do [ -s "$TEST_DIR/port" ] && break; sleep 0.05; done
-[ -s "$TEST_DIR/port" ] || skip_all "fake provider did not start"
-PORT=$(cat "$TEST_DIR/port")
-ctl() { python3 "$FAKE" ctl "$PORT" "$@"; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+start_fakellm
 
 cat > sutra.yaml <<YAML
 llm:

@@ -145,3 +145,20 @@ permissions: [${4:-}]
 YAML
 }
 TEST_PLUGINS=$SUTRA_BUILDDIR/t/plugins
+
+# start_fakellm: starts the fake LLM provider (t/fakellm.py) on a free
+# loopback port for this test; sets PORT and FAKE and defines ctl (its
+# control commands) and json (a python3 one-liner over stdin).  Skips the
+# test when python3 is missing or the server does not start.
+start_fakellm() {
+	command -v python3 >/dev/null || skip_all "python3 not available"
+	FAKE="$SUTRA_SRCDIR/t/fakellm.py"
+	python3 "$FAKE" serve "$TEST_DIR/port" &
+	FAKE_PID=$!
+	trap 'kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null; cleanup' EXIT
+	for _ in $(seq 100); do [ -s "$TEST_DIR/port" ] && break; sleep 0.05; done
+	[ -s "$TEST_DIR/port" ] || skip_all "fake provider did not start"
+	PORT=$(cat "$TEST_DIR/port")
+}
+ctl() { python3 "$FAKE" ctl "$PORT" "$@"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

@@ -5,7 +5,9 @@
 #   1. in process: a 1000-step chain of trivial Lua steps, run 5 times
 #      after one warm-up (bench_core --profile-seq 1000 5);
 #   2. a whole `sutra run` process of a 10-step chain, on a fresh state
-#      database and on an existing one.
+#      database and on an existing one;
+#   3. the chain of a `sutra run` of 1000 steps with checkpoints, sync and
+#      batch.
 # Run from the build directory (make bench-profile); arguments: the sutra
 # binary and the bench_core binary.  Without valgrind it says so, exit 0.
 set -u
@@ -24,12 +26,17 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sutra-profile.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-{
-	printf 'name: seq10\nsteps:\n'
-	for i in 0 1 2 3 4 5 6 7 8 9; do
-		echo "  - {id: s$i, agent: echo}"
-	done
-} > "$tmp/seq10.yaml"
+# seq10.yaml and seq1000.yaml: chains of trivial Lua steps.
+for n in 10 1000; do
+	{
+		printf 'name: seq%s\nsteps:\n' "$n"
+		i=0
+		while [ $i -lt "$n" ]; do
+			echo "  - {id: s$i, agent: echo}"
+			i=$((i + 1))
+		done
+	} > "$tmp/seq$n.yaml"
+done
 
 # Inclusive and exclusive instruction counts, the top functions of each.
 summarise() {
@@ -70,6 +77,15 @@ mkdir -p "$(dirname "$out")"
 			>/dev/null 2>"$tmp/valgrind.log" ||
 			{ cat "$tmp/valgrind.log" >&2; exit 1; }
 		summarise "whole process: sutra run of a 10-step chain, $db state database" "$tmp/run.out"
+	done
+	# Checkpoints: `sutra run` records every step (sync by default).
+	for mode in sync batch; do
+		valgrind --tool=callgrind --callgrind-out-file="$tmp/dur.out" \
+			--toggle-collect=chain_run "$sutra" --db "$tmp/state.db" \
+			run --durability $mode "$tmp/seq1000.yaml" \
+			>/dev/null 2>"$tmp/valgrind.log" ||
+			{ cat "$tmp/valgrind.log" >&2; exit 1; }
+		summarise "checkpointed ($mode): sutra run of a 1000-step chain (chain_run only; per step = total / 1000)" "$tmp/dur.out"
 	done
 } > "$out.tmp" && mv "$out.tmp" "$out"
 echo "bench-profile: wrote $out" >&2

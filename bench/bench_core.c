@@ -8,6 +8,9 @@
  *   process.*                            whole `sutra` processes: wall
  *                                        time and peak RSS
  * Run by `make bench` from the build directory.
+ *
+ * `bench_core SUTRA --profile-seq N REPS` runs only an N-step chain REPS
+ * times, for a profiler (bench/profile.sh).
  */
 #include <fcntl.h>
 #include <spawn.h>
@@ -17,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -39,6 +43,19 @@ static int64_t median(int64_t *v, int n)
 	return v[n / 2];
 }
 
+/* CPU time of the calling thread: unlike wall time it leaves out the time
+ * the thread waits for a core, which a busy shared machine adds. */
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Median thread CPU ns of the last run_chain_rec_ns(). */
+static int64_t last_run_cpu_ns;
+
 static void die(const struct sutra_err *err)
 {
 	fprintf(stderr, "bench_core: %s\n", err->msg);
@@ -52,13 +69,15 @@ static struct state *no_state(void *ud, struct sutra_err *err)
 	return NULL;
 }
 
-/* ns per call of agent name, median over rounds of n calls. */
-static double per_call_ns(struct runtime *rt, const char *name, int n)
+/* ns per call of agent name, median over rounds of n calls; its thread
+ * CPU ns per call in *cpu_ns. */
+static double per_call_ns(struct runtime *rt, const char *name, int n,
+			  double *cpu_ns)
 {
 	struct agent *a = catalog_find(rt->catalog, name);
 	struct sutra_err err = {0};
 	cJSON *input = cJSON_CreateObject(), *out;
-	int64_t rounds[7];
+	int64_t rounds[7], cpu[7];
 
 	if (!a) {
 		err_set(&err, SUTRA_ENOTFOUND, "agent '%s' missing", name);
@@ -68,14 +87,16 @@ static double per_call_ns(struct runtime *rt, const char *name, int n)
 	struct agent_ctx ctx = {.rt = rt, .session = "bench", .attempt = 1,
 				.mem = tx};
 	for (int r = 0; r < 7; r++) {
-		int64_t t0 = now_ns();
+		int64_t t0 = now_ns(), c0 = thread_cpu_ns();
 		for (int i = 0; i < n; i++) {
 			if (agent_invoke(a, input, &ctx, &out, &err) < 0)
 				die(&err);
 			cJSON_Delete(out);
 		}
 		rounds[r] = now_ns() - t0;
+		cpu[r] = thread_cpu_ns() - c0;
 	}
+	*cpu_ns = (double)median(cpu, 7) / n;
 	memtx_free(tx);
 	cJSON_Delete(input);
 	return (double)median(rounds, 7) / n;
@@ -143,13 +164,14 @@ static int64_t run_chain_rec_ns(struct runtime *rt, const char *path,
 			fprintf(stderr, "%s\n", diag.msgs[i]);
 		die(&err);
 	}
+	int64_t *cpu = calloc((size_t)reps, sizeof(*cpu));
 	cJSON *in = cJSON_CreateObject();
 	for (int r = 0; r < reps; r++) {
 		cJSON *out = NULL;
 		struct runlog *rl = NULL;
 		char id[32];
 		random_id("run_", id, sizeof(id));
-		int64_t t0 = now_ns();
+		int64_t t0 = now_ns(), c0 = thread_cpu_ns();
 		if (durability >= 0 &&
 		    runlog_create(bench_state(rt), id, c->name, path, "bench", in,
 				  durability, &rl, &err) < 0)
@@ -160,10 +182,13 @@ static int64_t run_chain_rec_ns(struct runtime *rt, const char *path,
 		    (rl && runlog_finish(rl, "ok", out, NULL, &err) < 0))
 			die(&err);
 		t[r] = now_ns() - t0;
+		cpu[r] = thread_cpu_ns() - c0;
 		runlog_free(rl);
 		cJSON_Delete(out);
 	}
 	int64_t m = median(t, reps);
+	last_run_cpu_ns = median(cpu, reps);
+	free(cpu);
 	cJSON_Delete(in);
 	chain_free(c);
 	free(t);
@@ -175,6 +200,7 @@ static void bench_seq(struct runtime *rt)
 	static const int sizes[] = {10, 100, 1000, 10000};
 	char *empty = seq_chain(1);
 	int64_t base = run_chain_ns(rt, empty, 51, 0);
+	int64_t base_cpu = last_run_cpu_ns;
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
 		int n = sizes[i];
@@ -182,8 +208,10 @@ static void bench_seq(struct runtime *rt)
 		int reps = n >= 10000 ? 5 : n >= 1000 ? 11 : 51;
 		int64_t ns = run_chain_ns(rt, path, reps, 0);
 		printf("{\"bench\":\"chain.seq\",\"steps\":%d,\"run_ms\":%.3f,"
-		       "\"per_step_us\":%.3f,\"target_us\":3}\n",
-		       n, ns / 1e6, (double)(ns - base) / (n - 1) / 1e3);
+		       "\"per_step_us\":%.3f,\"per_step_cpu_us\":%.3f,"
+		       "\"target_us\":3}\n",
+		       n, ns / 1e6, (double)(ns - base) / (n - 1) / 1e3,
+		       (double)(last_run_cpu_ns - base_cpu) / (n - 1) / 1e3);
 		unlink(path);
 		free(path);
 	}
@@ -207,6 +235,7 @@ static void bench_durable(struct runtime *rt)
 
 	for (int m = 0; m < 2; m++) {
 		int64_t base = run_chain_rec_ns(rt, one, 31, 0, m);
+		int64_t base_cpu = last_run_cpu_ns;
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
 			int n = sizes[i];
 			char *path = seq_chain(n);
@@ -214,14 +243,17 @@ static void bench_durable(struct runtime *rt)
 			long before = file_size(rt->db_path) +
 				      file_size("bench-state.db-wal");
 			int64_t ns = run_chain_rec_ns(rt, path, reps, 0, m);
+			int64_t cpu_ns = last_run_cpu_ns;
 			struct sutra_err err = {0};
 			state_exec(bench_state(rt), "PRAGMA wal_checkpoint(TRUNCATE)", &err);
 			long after = file_size(rt->db_path);
 			printf("{\"bench\":\"chain.seq_durable\",\"durability\":\"%s\","
 			       "\"steps\":%d,\"run_ms\":%.3f,\"per_step_us\":%.3f,"
+			       "\"per_step_cpu_us\":%.3f,"
 			       "\"target_us\":%d,\"db_bytes_per_step\":%.0f}\n",
 			       modes[m], n, ns / 1e6,
-			       (double)(ns - base) / (n - 1) / 1e3, m ? 5 : 15,
+			       (double)(ns - base) / (n - 1) / 1e3,
+			       (double)(cpu_ns - base_cpu) / (n - 1) / 1e3, m ? 5 : 15,
 			       (double)(after - before) / ((double)n * reps));
 			unlink(path);
 			free(path);
@@ -271,10 +303,13 @@ static void bench_loop(struct runtime *rt)
 		"  - id: l\n    loop: {until: \"loop.iteration >= 1\", max: 1000}\n"
 		"    steps: [{id: body, agent: echo}]\n");
 	int64_t ns = run_chain_ns(rt, path, 11, 0);
+	int64_t cpu_ns = last_run_cpu_ns;
 	int64_t base = run_chain_ns(rt, one, 51, 0);
 	printf("{\"bench\":\"chain.loop\",\"iterations\":1000,\"run_ms\":%.3f,"
-	       "\"per_iteration_us\":%.3f,\"target_us\":5}\n",
-	       ns / 1e6, (double)(ns - base) / 999 / 1e3);
+	       "\"per_iteration_us\":%.3f,\"per_iteration_cpu_us\":%.3f,"
+	       "\"target_us\":5}\n",
+	       ns / 1e6, (double)(ns - base) / 999 / 1e3,
+	       (double)(cpu_ns - last_run_cpu_ns) / 999 / 1e3);
 	unlink(path);
 	unlink(one);
 	free(path);
@@ -302,12 +337,15 @@ static void bench_parallel(struct runtime *rt)
 	free(text);
 }
 
-/* Runs argv n times; median wall ms and the largest peak RSS. */
+/* Runs argv n times; median wall ms, median CPU ms (user + system: on a
+ * busy machine the wall time measures the neighbours too) and the largest
+ * peak RSS. */
 extern char **environ;
 
 static void bench_process(const char *name, char *const argv[], int n)
 {
 	int64_t *t = calloc((size_t)n, sizeof(*t));
+	int64_t *cpu = calloc((size_t)n, sizeof(*cpu));
 	long max_rss = 0;
 
 	for (int i = 0; i < n; i++) {
@@ -327,6 +365,8 @@ static void bench_process(const char *name, char *const argv[], int n)
 		struct rusage ru;
 		wait4(pid, &status, 0, &ru);
 		t[i] = now_ns() - t0;
+		cpu[i] = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+			 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			fprintf(stderr, "bench_core: %s failed\n", name);
 			exit(1);
@@ -335,8 +375,10 @@ static void bench_process(const char *name, char *const argv[], int n)
 			max_rss = ru.ru_maxrss;
 	}
 	printf("{\"bench\":\"process.%s\",\"runs\":%d,\"wall_ms\":%.2f,"
-	       "\"peak_rss_kb\":%ld}\n", name, n, median(t, n) / 1e6, max_rss);
+	       "\"cpu_ms\":%.2f,\"peak_rss_kb\":%ld}\n", name, n,
+	       median(t, n) / 1e6, median(cpu, n) / 1e6, max_rss);
 	free(t);
+	free(cpu);
 }
 
 /* A catalog of n small Lua packages in a new temporary directory. */
@@ -389,11 +431,38 @@ static void bench_processes(const char *sutra)
 	free(thousand);
 }
 
+/* The in-process hot path alone: one chain of n trivial steps run reps
+ * times after one warm-up run. */
+static int profile_seq(int n, int reps)
+{
+	struct runtime_options opts = {.db_path = "bench-state.db"};
+	struct sutra_err err = {0};
+	struct runtime *rt;
+
+	if (runtime_open(&opts, &rt, &err) < 0)
+		die(&err);
+	expr_set_lua_dir(rt->lua_dir);
+	char *path = seq_chain(n);
+	run_chain_ns(rt, path, 1, 0);
+	int64_t ns = run_chain_ns(rt, path, reps, 0);
+	printf("{\"bench\":\"profile.seq\",\"steps\":%d,\"reps\":%d,"
+	       "\"run_ms\":%.3f}\n", n, reps, ns / 1e6);
+	unlink(path);
+	free(path);
+	runtime_close(rt);
+	unlink("bench-state.db");
+	luart_thread_done();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct runtime_options opts = {.db_path = "bench-state.db"};
 	struct sutra_err err = {0};
 	struct runtime *rt;
+
+	if (argc == 5 && strcmp(argv[2], "--profile-seq") == 0)
+		return profile_seq(atoi(argv[3]), atoi(argv[4]));
 
 	/* Whole processes first, while this one is small: a spawned child
 	 * shares its memory until exec, and its peak RSS counts it. */
@@ -401,12 +470,15 @@ int main(int argc, char **argv)
 	if (runtime_open(&opts, &rt, &err) < 0)
 		die(&err);
 	expr_set_lua_dir(rt->lua_dir);
+	double ns, cpu_ns;
+	ns = per_call_ns(rt, "echo", 100000, &cpu_ns);
 	printf("{\"bench\":\"agent.lua_call\",\"calls\":100000,"
-	       "\"per_call_us\":%.3f,\"target_us\":2}\n",
-	       per_call_ns(rt, "echo", 100000) / 1e3);
+	       "\"per_call_us\":%.3f,\"per_call_cpu_us\":%.3f,"
+	       "\"target_us\":2}\n", ns / 1e3, cpu_ns / 1e3);
+	ns = per_call_ns(rt, "bench-noop", 100000, &cpu_ns);
 	printf("{\"bench\":\"agent.plugin_call\",\"calls\":100000,"
-	       "\"per_call_us\":%.3f,\"target_us\":1}\n",
-	       per_call_ns(rt, "bench-noop", 100000) / 1e3);
+	       "\"per_call_us\":%.3f,\"per_call_cpu_us\":%.3f,"
+	       "\"target_us\":1}\n", ns / 1e3, cpu_ns / 1e3);
 	bench_seq(rt);
 	bench_loop(rt);
 	bench_parallel(rt);

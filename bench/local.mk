@@ -36,8 +36,47 @@ bench: all bench-catalog $(BENCH_BINS)
 		$(BENCH_ENV) $(SHELL) $(top_srcdir)/$$s | tee -a bench/results.jsonl || exit 1; \
 	done
 
-CLEANFILES += bench/results.jsonl $(BENCH_BINS)
-.PHONY: bench bench-catalog
+# The peer, LangGraph.js, measured on this machine (needs node and npm;
+# skips cleanly without): bench/peer.jsonl.  Not part of `make bench`.
+bench-peer:
+	@$(MKDIR_P) bench
+	@$(BENCH_ENV) PEER_OUT=bench/peer.jsonl $(SHELL) $(top_srcdir)/bench/peer.sh
+
+# callgrind profiles of the hot paths (needs valgrind): bench/profile.txt.
+bench-profile: all bench-catalog bench/bench_core
+	@$(BENCH_ENV) $(SHELL) $(top_srcdir)/bench/profile.sh \
+		'$(abs_top_builddir)/sutra' '$(abs_top_builddir)/bench/bench_core'
+
+# bench/REPORT.md: every figure beside its target and the peer's, with an
+# SVG plot.  Needs python3 only (the plot is drawn as SVG by
+# bench/report.py; gnuplot is not used).  BENCH_ROUNDS runs of `make
+# bench` are pooled (the report takes the median of each figure: on a busy
+# machine one round can be unlucky).  The report is committed, so by
+# default it is written into the source tree; REPORT_DIR=bench keeps it in
+# the build directory.
+REPORT_DIR = $(top_srcdir)/bench
+BENCH_ROUNDS = 1
+bench-report: all
+	@: > bench/results-rounds.jsonl
+	@i=0; while [ $$i -lt $(BENCH_ROUNDS) ]; do \
+		$(MAKE) $(AM_MAKEFLAGS) bench || exit 1; \
+		cat bench/results.jsonl >> bench/results-rounds.jsonl; \
+		$(SHELL) $(top_srcdir)/bench/load.sh >> bench/results-rounds.jsonl; \
+		i=$$((i + 1)); \
+	done
+	-@$(MAKE) $(AM_MAKEFLAGS) bench-peer
+	-@$(MAKE) $(AM_MAKEFLAGS) bench-profile
+	@$(BENCH_ENV) $(SHELL) $(top_srcdir)/bench/report.sh \
+		-r bench/results-rounds.jsonl -p bench/peer.jsonl \
+		-f bench/profile.txt -o '$(REPORT_DIR)'
+
+EXTRA_DIST += bench/load.sh bench/peer.sh bench/profile.sh bench/report.sh bench/report.py \
+	bench/profile-notes.md bench/REPORT.md bench/per-step.svg \
+	bench/report-results.jsonl bench/report-peer.jsonl bench/report-profile.txt
+CLEANFILES += bench/results.jsonl bench/results-rounds.jsonl \
+	bench/peer.jsonl bench/profile.txt \
+	$(BENCH_BINS)
+.PHONY: bench bench-catalog bench-peer bench-profile bench-report
 
 # Isolation: an isolated plugin call against an in-process one, and Lua
 # agents with and without limits.

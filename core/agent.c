@@ -111,10 +111,13 @@ int agent_invoke(struct agent *a, const cJSON *input, struct agent_ctx *ctx,
 	*output = NULL;
 	if (agent_load(a, err) < 0)
 		return -1;
-	snprintf(what, sizeof(what), "agent '%s': input", a->name);
-	if (a->input_schema &&
-	    schema_check_fields(a->input_schema, input, what, err) < 0)
-		return -1;
+	/* The messages are built only when there is a schema: this is the
+	 * hot path of every step. */
+	if (a->input_schema) {
+		snprintf(what, sizeof(what), "agent '%s': input", a->name);
+		if (schema_check_fields(a->input_schema, input, what, err) < 0)
+			return -1;
+	}
 	cJSON *with_defaults = NULL;
 	if (a->input_schema && has_defaults(a->input_schema)) {
 		if (!(with_defaults = cJSON_Duplicate(input, 1)) ||
@@ -130,9 +133,9 @@ int agent_invoke(struct agent *a, const cJSON *input, struct agent_ctx *ctx,
 	rc = ops_of(a)->invoke(a, input, &own, output, err);
 	log_scope_swap(scope);
 	cJSON_Delete(with_defaults);
-	snprintf(what, sizeof(what), "agent '%s': output", a->name);
 	if (rc == 0 && a->output_schema && *output &&
-	    schema_check(a->output_schema, *output, what, err) < 0) {
+	    (snprintf(what, sizeof(what), "agent '%s': output", a->name),
+	     schema_check(a->output_schema, *output, what, err) < 0)) {
 		err->code = SUTRA_EFAILED;
 		cJSON_Delete(*output);
 		*output = NULL;

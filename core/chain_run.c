@@ -88,6 +88,19 @@ const char *step_status_name(int status)
 static int run_list(struct cursor *cur, const struct step_list *list,
 		    struct sutra_err *err);
 
+/* path = prefix + id, truncated to n - 1 bytes; snprintf costs a tenth of
+ * a step here. */
+static void join_path(char *path, size_t n, const char *prefix,
+		      const char *id)
+{
+	size_t a = strnlen(prefix, n - 1);
+	size_t b = strnlen(id, n - 1 - a);
+
+	memcpy(path, prefix, a);
+	memcpy(path + a, id, b);
+	path[a + b] = '\0';
+}
+
 /* ------------------------------------------------------------ frames */
 
 static int frame_init(struct frame *f, struct frame *parent,
@@ -876,7 +889,7 @@ static int run_step(struct cursor *cur, const struct step *s,
 	struct sutra_err e = {0};
 	int attempt, rc;
 
-	snprintf(path, sizeof(path), "%s%s", cur->prefix, s->id);
+	join_path(path, sizeof(path), cur->prefix, s->id);
 	if (check_stop(cur, &e) < 0)
 		return finish_failure(cur, s, path, r, 0, &e, err);
 	struct cursor budgeted;

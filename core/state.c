@@ -10,7 +10,12 @@
 
 #include "util.h"
 
-enum { STMT_CACHE_SIZE = 64, BUSY_TIMEOUT_MS = 5000 };
+enum {
+	STMT_CACHE_SIZE = 64,
+	BUSY_TIMEOUT_MS = 5000,
+	WAL_CHECKPOINT_FRAMES = 4000,  /* a passive checkpoint past this */
+	WAL_TRUNCATE_AT_CLOSE = 256,   /* leave a short log for the next opener */
+};
 
 struct stmt_slot {
 	const char *sql;
@@ -22,6 +27,7 @@ struct state {
 	char *path;
 	pthread_mutex_t lock;
 	struct stmt_slot stmts[STMT_CACHE_SIZE];
+	int wal_frames;    /* frames in the log after our last commit */
 };
 
 /*
@@ -287,6 +293,20 @@ static int migrate(struct state *st, struct sutra_err *err)
 	return exec_locked(st, sql, "migrate schema", err);
 }
 
+/* Replaces wal_autocheckpoint (same passive checkpoint) and remembers how
+ * long the log is, for state_close. */
+static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
+{
+	struct state *st = ud;
+
+	st->wal_frames = frames;
+	if (frames >= WAL_CHECKPOINT_FRAMES &&
+	    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
+				      NULL) == SQLITE_OK)
+		st->wal_frames = 0;
+	return SQLITE_OK;
+}
+
 static int configure(struct state *st, struct sutra_err *err)
 {
 	int rc;
@@ -295,7 +315,8 @@ static int configure(struct state *st, struct sutra_err *err)
 	sqlite3_extended_result_codes(st->db, 1);
 	/* Closing does not checkpoint: that would fsync the database in
 	 * every short-lived sutra process.  The WAL is checkpointed every
-	 * WAL_AUTOCHECKPOINT pages instead, by whichever process commits. */
+	 * WAL_CHECKPOINT_FRAMES frames instead, by whichever process
+	 * commits, and truncated at close once it is long (state_close). */
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	/* WAL + NORMAL: a commit is durable against process crashes (kill
 	 * -9) at every commit, and against power loss up to the last
@@ -305,9 +326,9 @@ static int configure(struct state *st, struct sutra_err *err)
 	if (pragma_int(st, "SELECT count(*) FROM sqlite_master") == 0 &&
 	    exec_locked(st, "PRAGMA page_size = 1024", "configure", err) < 0)
 		return -1;
+	sqlite3_wal_hook(st->db, on_wal_commit, st);
 	rc = exec_locked(st, "PRAGMA journal_mode = WAL;"
 			     "PRAGMA synchronous = NORMAL;"
-			     "PRAGMA wal_autocheckpoint = 4000;"
 			     "PRAGMA foreign_keys = ON;",
 			 "configure", err);
 	return rc;
@@ -490,6 +511,15 @@ void state_close(struct state *st)
 		return;
 	for (int i = 0; i < STMT_CACHE_SIZE; i++)
 		sqlite3_finalize(st->stmts[i].stmt);
+	/* Every process that opens the database reads the whole log to
+	 * index it: a process that grew it past a few hundred frames folds
+	 * it into the database and truncates it, unless another process
+	 * holds the database (then a later one will). */
+	if (st->db && st->wal_frames > WAL_TRUNCATE_AT_CLOSE) {
+		sqlite3_busy_timeout(st->db, 0);
+		sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+					  NULL, NULL);
+	}
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->lock);
 	free(st->path);

@@ -346,10 +346,10 @@ def summary(d, p):
     if py is not None and py < 0:
         rows[-1] = (rows[-1][0], rows[-1][1] + " (below the bare run: "
                     "noise larger than the overhead)") + rows[-1][2:]
-    row("Isolated plugin agent call", d.value("agent.isolated_call",
-                                                "per_call_us"), "µs", 50)
+    row("Isolated plugin agent call: overhead over in process",
+        d.value("isolation.plugin_call", "overhead_us"), "µs", 50)
     row("`sutra agent list`, 500 installed packages",
-        d.value("catalog.list_500", "wall_ms"), "ms", 50)
+        d.value("process.agent_list_500_packages", "wall_ms"), "ms", 50)
     return rows
 
 

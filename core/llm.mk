@@ -42,7 +42,8 @@ t_7101_llm_faults_t_SOURCES = t/7101-llm-faults.c t/fakellm.h
 t_7101_llm_faults_t_CFLAGS = $(LLM_T_CFLAGS)
 t_7101_llm_faults_t_LDADD = $(T_LDADD)
 # Shell tests (SHELL_TESTS is t/local.mk's, defined after this file).
-LLM_SHELL_TESTS = t/7201-llm-cli.t t/7301-llm-agents.t t/7302-http.t
+LLM_SHELL_TESTS = t/7201-llm-cli.t t/7301-llm-agents.t t/7302-http.t \
+	t/7401-aimock.t
 TESTS += $(LLM_SHELL_TESTS)
 EXTRA_DIST += $(LLM_SHELL_TESTS) t/fakellm.h
 

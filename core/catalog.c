@@ -52,6 +52,19 @@ cJSON *agent_perms_json(unsigned perms)
 	return arr;
 }
 
+cJSON *agent_entry_json(const struct agent *a)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "name", a->name);
+	cJSON_AddStringToObject(o, "version", a->version);
+	cJSON_AddStringToObject(o, "kind", agent_kind_name(a->kind));
+	cJSON_AddItemToObject(o, "permissions", agent_perms_json(a->perms));
+	cJSON_AddStringToObject(o, "description", a->description);
+	cJSON_AddStringToObject(o, "path", a->dir);
+	return o;
+}
+
 const char *agent_kind_name(enum agent_kind kind)
 {
 	return kind_names[kind];

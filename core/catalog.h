@@ -121,6 +121,10 @@ const char *agent_perm_name(unsigned perm);
 /* A new JSON array of the permission names in perms. */
 cJSON *agent_perms_json(unsigned perms);
 const char *agent_kind_name(enum agent_kind kind);
+/* An agent's listing as a new JSON object: name, version, kind,
+ * permissions, description, path (what `agent list` and `catalog list`
+ * share; each adds its own fields). */
+cJSON *agent_entry_json(const struct agent *a);
 /* "none" or "process". */
 const char *agent_isolation_name(enum agent_isolation iso);
 

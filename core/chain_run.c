@@ -213,11 +213,6 @@ static void emit(const struct cursor *cur, const char *kind,
 		 int attempt, int64_t elapsed_ns, const char *error)
 {
 	const struct chain_run_opts *o = cur->x->opts;
-	struct chain_event ev = {
-		.kind = kind, .path = path, .step = s, .status = status,
-		.attempt = attempt, .elapsed_ns = elapsed_ns, .error = error,
-		.depth = cursor_depth(cur),
-	};
 
 	if (log_enabled(LOG_INFO)) {
 		cJSON *f = cJSON_CreateObject();
@@ -234,8 +229,15 @@ static void emit(const struct cursor *cur, const char *kind,
 		log_fields(LOG_INFO, kind, f);
 		cJSON_Delete(f);
 	}
-	if (o->on_event)
+	if (o->on_event) {
+		/* Built only for an observer: this runs for every step. */
+		struct chain_event ev = {
+			.kind = kind, .path = path, .step = s, .status = status,
+			.attempt = attempt, .elapsed_ns = elapsed_ns,
+			.error = error, .depth = cursor_depth(cur),
+		};
 		o->on_event(o->ud, &ev);
+	}
 }
 
 static void trace_attempt(const struct cursor *cur, const struct step *s,
@@ -805,17 +807,14 @@ static int run_subchain(const struct cursor *cur, const struct step *s,
 	return rc;
 }
 
-/* One attempt of any kind of step. */
-static int run_attempt(const struct cursor *cur, const struct step *s,
-		       const char *path, int attempt, cJSON **out,
-		       struct sutra_err *err)
+/* One attempt of a compound step (agent and ask steps have their own
+ * attempt loops: run_agent, run_ask). */
+static int run_compound(const struct cursor *cur, const struct step *s,
+			cJSON **out, struct sutra_err *err)
 {
 	int64_t deadline = attempt_deadline(cur, s);
 
 	switch (s->kind) {
-	case STEP_AGENT:
-	case STEP_ASK:
-		break;   /* run_step runs these itself */
 	case STEP_PARALLEL:
 		return run_parallel(cur, s, deadline, out, err);
 	case STEP_LOOP:
@@ -826,10 +825,12 @@ static int run_attempt(const struct cursor *cur, const struct step *s,
 		return run_subchain(cur, s, deadline, out, err);
 	case STEP_SWITCH:
 		return run_switch(cur, s, deadline, out, err);
+	case STEP_AGENT:
+	case STEP_ASK:
+		break;
 	}
-	(void)path;
-	(void)attempt;
-	return err_set(err, SUTRA_EFAILED, "unknown step kind");
+	return err_set(err, SUTRA_EFAILED, "step '%s' is not a compound step",
+		       s->id);
 }
 
 /* ----------------------------------------------------------- attempts */
@@ -941,7 +942,7 @@ static int run_step(struct cursor *cur, const struct step *s,
 		int64_t t0 = now_ns();
 		err_clear(&e);
 		emit(cur, "step.started", s, path, 0, attempt, 0, NULL);
-		rc = run_attempt(cur, s, path, attempt, &out, &e);
+		rc = run_compound(cur, s, &out, &e);
 		int status = rc == 0 ? STATUS_OK
 			     : rc == ATTEMPT_SKIPPED ? STATUS_SKIPPED
 						     : status_of(cur, &e);

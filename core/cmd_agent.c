@@ -9,15 +9,9 @@
 
 static cJSON *agent_summary(const struct agent *a)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "name", a->name);
-	cJSON_AddStringToObject(o, "version", a->version);
-	cJSON_AddStringToObject(o, "kind", agent_kind_name(a->kind));
-	cJSON_AddStringToObject(o, "description", a->description);
-	cJSON_AddItemToObject(o, "permissions", agent_perms_json(a->perms));
-	cJSON_AddStringToObject(o, "path", a->dir);
+	cJSON *o = agent_entry_json(a);
 	cJSON *shadowed = cJSON_AddArrayToObject(o, "shadowed");
+
 	for (const struct agent *s = a->shadowed; s; s = s->shadowed)
 		cJSON_AddItemToArray(shadowed, cJSON_CreateString(s->dir));
 	return o;

@@ -15,14 +15,8 @@
 
 static cJSON *package_json(const struct agent *a)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = agent_entry_json(a);
 
-	cJSON_AddStringToObject(o, "name", a->name);
-	cJSON_AddStringToObject(o, "version", a->version);
-	cJSON_AddStringToObject(o, "kind", agent_kind_name(a->kind));
-	cJSON_AddItemToObject(o, "permissions", agent_perms_json(a->perms));
-	cJSON_AddStringToObject(o, "description", a->description);
-	cJSON_AddStringToObject(o, "path", a->dir);
 	cJSON_AddStringToObject(o, "catalog", a->root);
 	if (a->sha256)
 		cJSON_AddStringToObject(o, "sha256", a->sha256);

@@ -191,7 +191,9 @@ static const char *one_file(struct cli *cli, int argc, char **argv,
 	return first < 0 ? NULL : argv[first];
 }
 
-static int memory_backup_cmd(struct cli *cli, int argc, char **argv)
+/* backup and restore: one FILE, one state function. */
+static int with_file(struct cli *cli, int argc, char **argv,
+		     int (*op)(struct state *, const char *, struct sutra_err *))
 {
 	const char *session = NULL, *file = one_file(cli, argc, argv, &session);
 	struct sutra_err err = {0};
@@ -199,22 +201,19 @@ static int memory_backup_cmd(struct cli *cli, int argc, char **argv)
 
 	if (!file)
 		return 2;
-	if (!(st = cli_state(cli, &err)) || state_backup(st, file, &err) < 0)
+	if (!(st = cli_state(cli, &err)) || op(st, file, &err) < 0)
 		return cli_fail(&err);
 	return 0;
 }
 
+static int memory_backup_cmd(struct cli *cli, int argc, char **argv)
+{
+	return with_file(cli, argc, argv, state_backup);
+}
+
 static int memory_restore_cmd(struct cli *cli, int argc, char **argv)
 {
-	const char *session = NULL, *file = one_file(cli, argc, argv, &session);
-	struct sutra_err err = {0};
-	struct state *st;
-
-	if (!file)
-		return 2;
-	if (!(st = cli_state(cli, &err)) || state_restore(st, file, &err) < 0)
-		return cli_fail(&err);
-	return 0;
+	return with_file(cli, argc, argv, state_restore);
 }
 
 static int memory_export_cmd(struct cli *cli, int argc, char **argv)

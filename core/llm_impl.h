@@ -274,4 +274,27 @@ int llm_store_cache_put(struct state *st, const char *key,
 double llm_cost(const struct llm_price *p, int64_t in, int64_t out,
 		int64_t cached);
 
+/* JSON field accessors the wire formats and the request parser share:
+ * a member, a member's text (NULL unless a string), and a member as a
+ * positive count (0 otherwise). */
+static inline const cJSON *get(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static inline const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = get(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static inline int64_t num(const cJSON *o, const char *k)
+{
+	const cJSON *v = get(o, k);
+
+	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (int64_t)v->valuedouble
+						      : 0;
+}
+
 #endif

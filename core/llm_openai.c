@@ -10,26 +10,6 @@
 
 #include "llm_impl.h"
 
-static const cJSON *get(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = get(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int64_t num(const cJSON *o, const char *k)
-{
-	const cJSON *v = get(o, k);
-
-	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (int64_t)v->valuedouble
-						      : 0;
-}
-
 static cJSON *encode_tool_calls(const cJSON *calls)
 {
 	cJSON *out = cJSON_CreateArray();

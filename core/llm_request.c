@@ -16,11 +16,6 @@ static int bad(struct sutra_err *err, const char *subject, const char *rest)
 	return err_set(err, SUTRA_EUSAGE, "request: %s%s", subject, rest);
 }
 
-static const cJSON *get(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
 static const char *opt_string(const cJSON *o, const char *k, int *ok)
 {
 	const cJSON *v = get(o, k);

@@ -193,78 +193,40 @@ static cJSON *parse_or_string(const char *text)
 	return v ? v : cJSON_CreateString(text);
 }
 
+static cJSON *memory_row(sqlite3_stmt *s)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "key", (const char *)sqlite3_column_text(s, 0));
+	cJSON_AddItemToObject(e, "value",
+			      parse_or_string((const char *)sqlite3_column_text(s, 1)));
+	cJSON_AddNumberToObject(e, "version", (double)sqlite3_column_int64(s, 2));
+	cJSON_AddNumberToObject(e, "updated", sqlite3_column_double(s, 3));
+	return e;
+}
+
 int memory_list(struct state *st, const char *session, cJSON **out,
 		struct sutra_err *err)
 {
-	cJSON *list = cJSON_CreateArray();
-	sqlite3_stmt *s;
-	int rc;
+	return state_rows_json(st, SQL_LIST, session, memory_row, "memory list",
+			       out, err);
+}
 
-	*out = NULL;
-	if (!list)
-		return err_set(err, SUTRA_ENOMEM, "out of memory");
-	state_lock(st);
-	if (!(s = state_stmt(st, SQL_LIST, err)))
-		goto fail;
-	bind_text(s, 1, session);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		cJSON *e = cJSON_CreateObject();
-		cJSON_AddItemToArray(list, e);
-		cJSON_AddStringToObject(e, "key",
-					(const char *)sqlite3_column_text(s, 0));
-		cJSON_AddItemToObject(
-			e, "value",
-			parse_or_string((const char *)sqlite3_column_text(s, 1)));
-		cJSON_AddNumberToObject(e, "version", sqlite3_column_int64(s, 2));
-		cJSON_AddNumberToObject(e, "updated", sqlite3_column_double(s, 3));
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		state_fail(st, rc, "memory list", err);
-		goto fail;
-	}
-	state_unlock(st);
-	*out = list;
-	return 0;
-fail:
-	state_unlock(st);
-	cJSON_Delete(list);
-	return -1;
+static cJSON *session_row(sqlite3_stmt *s)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "id", (const char *)sqlite3_column_text(s, 0));
+	cJSON_AddNumberToObject(e, "keys", (double)sqlite3_column_int64(s, 3));
+	cJSON_AddNumberToObject(e, "created", sqlite3_column_double(s, 1));
+	cJSON_AddNumberToObject(e, "updated", sqlite3_column_double(s, 2));
+	return e;
 }
 
 int memory_sessions(struct state *st, cJSON **out, struct sutra_err *err)
 {
-	cJSON *list = cJSON_CreateArray();
-	sqlite3_stmt *s;
-	int rc;
-
-	*out = NULL;
-	if (!list)
-		return err_set(err, SUTRA_ENOMEM, "out of memory");
-	state_lock(st);
-	if (!(s = state_stmt(st, SQL_SESSIONS, err)))
-		goto fail;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		cJSON *e = cJSON_CreateObject();
-		cJSON_AddItemToArray(list, e);
-		cJSON_AddStringToObject(e, "id",
-					(const char *)sqlite3_column_text(s, 0));
-		cJSON_AddNumberToObject(e, "keys", sqlite3_column_int64(s, 3));
-		cJSON_AddNumberToObject(e, "created", sqlite3_column_double(s, 1));
-		cJSON_AddNumberToObject(e, "updated", sqlite3_column_double(s, 2));
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		state_fail(st, rc, "memory sessions", err);
-		goto fail;
-	}
-	state_unlock(st);
-	*out = list;
-	return 0;
-fail:
-	state_unlock(st);
-	cJSON_Delete(list);
-	return -1;
+	return state_rows_json(st, SQL_SESSIONS, NULL, session_row,
+			       "memory sessions", out, err);
 }
 
 /* ---- staged writes ---- */

@@ -1058,38 +1058,22 @@ int runlog_show(struct state *st, const char *run_id, cJSON **out,
 	return 0;
 }
 
+static cJSON *event_row(sqlite3_stmt *s)
+{
+	cJSON *e = cJSON_CreateObject(), *data;
+
+	cJSON_AddNumberToObject(e, "ts", sqlite3_column_double(s, 0));
+	if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+		cJSON_AddStringToObject(e, "step", (const char *)sqlite3_column_text(s, 1));
+	cJSON_AddStringToObject(e, "event", (const char *)sqlite3_column_text(s, 2));
+	if ((data = col_json(s, 3)))
+		cJSON_AddItemToObject(e, "data", data);
+	return e;
+}
+
 int runlog_events(struct state *st, const char *run_id, cJSON **out,
 		  struct sutra_err *err)
 {
-	cJSON *list = cJSON_CreateArray();
-	sqlite3_stmt *s;
-	int rc;
-
-	*out = NULL;
-	state_lock(st);
-	if (!(s = state_stmt(st, SQL_EVENTS_OF_RUN, err))) {
-		state_unlock(st);
-		cJSON_Delete(list);
-		return -1;
-	}
-	bind_text(s, 1, run_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		cJSON *e = cJSON_CreateObject();
-		cJSON_AddNumberToObject(e, "ts", sqlite3_column_double(s, 0));
-		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
-			cJSON_AddStringToObject(e, "step", (const char *)sqlite3_column_text(s, 1));
-		cJSON_AddStringToObject(e, "event", (const char *)sqlite3_column_text(s, 2));
-		cJSON *data = col_json(s, 3);
-		if (data)
-			cJSON_AddItemToObject(e, "data", data);
-		cJSON_AddItemToArray(list, e);
-	}
-	sqlite3_reset(s);
-	state_unlock(st);
-	if (rc != SQLITE_DONE) {
-		cJSON_Delete(list);
-		return state_fail(st, rc, "read events", err);
-	}
-	*out = list;
-	return 0;
+	return state_rows_json(st, SQL_EVENTS_OF_RUN, run_id, event_row,
+			       "read events", out, err);
 }

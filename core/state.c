@@ -173,6 +173,43 @@ sqlite3_stmt *state_stmt(struct state *st, const char *sql,
 	return NULL;
 }
 
+int state_rows_json(struct state *st, const char *sql, const char *param,
+		    cJSON *(*row)(sqlite3_stmt *stmt), const char *what,
+		    cJSON **out, struct sutra_err *err)
+{
+	cJSON *list = cJSON_CreateArray();
+	sqlite3_stmt *s;
+	int rc = SQLITE_NOMEM;
+
+	*out = NULL;
+	if (!list)
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	state_lock(st);
+	if (!(s = state_stmt(st, sql, err))) {
+		state_unlock(st);
+		cJSON_Delete(list);
+		return -1;
+	}
+	if (param)
+		sqlite3_bind_text(s, 1, param, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		cJSON *e = row(s);
+		if (!e || !cJSON_AddItemToArray(list, e)) {
+			cJSON_Delete(e);
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_reset(s);
+	state_unlock(st);
+	if (rc != SQLITE_DONE) {
+		cJSON_Delete(list);
+		return state_fail(st, rc, what, err);
+	}
+	*out = list;
+	return 0;
+}
+
 static int exec_locked(struct state *st, const char *sql, const char *what,
 		       struct sutra_err *err)
 {

@@ -11,6 +11,7 @@
 #ifndef SUTRA_STATE_H
 #define SUTRA_STATE_H
 
+#include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "err.h"
@@ -57,6 +58,15 @@ int state_tx_commit_locked(struct state *st, struct sutra_err *err);
 /* The connection, for transaction control by modules that batch work
  * (runlog).  Borrowed; use it only while holding the lock. */
 sqlite3 *state_db(struct state *st);
+
+/*
+ * Runs a cached query (sql a string constant, with at most one text
+ * parameter, ?1 = param, which may be NULL) and collects a new JSON array
+ * of row(stmt) objects.  Takes the lock; what names the query in errors.
+ */
+int state_rows_json(struct state *st, const char *sql, const char *param,
+		    cJSON *(*row)(sqlite3_stmt *stmt), const char *what,
+		    cJSON **out, struct sutra_err *err);
 
 /* Runs SQL without results.  Takes the lock. */
 int state_exec(struct state *st, const char *sql, struct sutra_err *err);

@@ -277,20 +277,28 @@ void sbx_files_free(struct sbx_filebuf *files, size_t n)
 typedef int (*walk_fn)(int dirfd, const char *name, const struct stat *sb,
 		       void *ud);
 
+/* A directory stream over a fresh descriptor of dirfd (which stays the
+ * caller's), or NULL. */
+static DIR *open_dir_stream(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
+
 /* Calls fn for each entry below dirfd (directories after their content,
  * so a remover can rmdir them).  fn returning -1 stops the walk. */
 static int walk(int dirfd, int depth, walk_fn fn, void *ud)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = open_dir_stream(dirfd);
 	struct dirent *e;
 	int rc = 0;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return -1;
-	}
 	while (rc == 0 && (e = readdir(d))) {
 		struct stat sb;
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
@@ -481,16 +489,12 @@ static int rm_dir(int dirfd, const char *name, int depth, struct rm_ctx *ctx)
 
 static int rm_children(int dirfd, int depth, struct rm_ctx *ctx)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = open_dir_stream(dirfd);
 	struct dirent *e;
 	int rc = 0;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return -1;
-	}
 	while ((e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;

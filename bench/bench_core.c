@@ -10,7 +10,9 @@
  * Run by `make bench` from the build directory.
  *
  * `bench_core SUTRA --profile-seq N REPS` runs only an N-step chain REPS
- * times, for a profiler (bench/profile.sh).
+ * times, for a profiler (bench/profile.sh).  `bench_core SUTRA --only
+ * GROUP` runs one group: process, agent, seq, loop, parallel, durable or
+ * memory.
  */
 #include <fcntl.h>
 #include <spawn.h>
@@ -455,35 +457,51 @@ static int profile_seq(int n, int reps)
 	return 0;
 }
 
+static int wanted(const char *only, const char *group)
+{
+	return !only || strcmp(only, group) == 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct runtime_options opts = {.db_path = "bench-state.db"};
 	struct sutra_err err = {0};
 	struct runtime *rt;
+	const char *only = NULL;
 
 	if (argc == 5 && strcmp(argv[2], "--profile-seq") == 0)
 		return profile_seq(atoi(argv[3]), atoi(argv[4]));
+	if (argc == 4 && strcmp(argv[2], "--only") == 0)
+		only = argv[3];
 
 	/* Whole processes first, while this one is small: a spawned child
 	 * shares its memory until exec, and its peak RSS counts it. */
-	bench_processes(argc > 1 ? argv[1] : "./sutra");
+	if (wanted(only, "process"))
+		bench_processes(argc > 1 ? argv[1] : "./sutra");
 	if (runtime_open(&opts, &rt, &err) < 0)
 		die(&err);
 	expr_set_lua_dir(rt->lua_dir);
-	double ns, cpu_ns;
-	ns = per_call_ns(rt, "echo", 100000, &cpu_ns);
-	printf("{\"bench\":\"agent.lua_call\",\"calls\":100000,"
-	       "\"per_call_us\":%.3f,\"per_call_cpu_us\":%.3f,"
-	       "\"target_us\":2}\n", ns / 1e3, cpu_ns / 1e3);
-	ns = per_call_ns(rt, "bench-noop", 100000, &cpu_ns);
-	printf("{\"bench\":\"agent.plugin_call\",\"calls\":100000,"
-	       "\"per_call_us\":%.3f,\"per_call_cpu_us\":%.3f,"
-	       "\"target_us\":1}\n", ns / 1e3, cpu_ns / 1e3);
-	bench_seq(rt);
-	bench_loop(rt);
-	bench_parallel(rt);
-	bench_durable(rt);
-	bench_memory(rt);
+	if (wanted(only, "agent")) {
+		double ns, cpu_ns;
+		ns = per_call_ns(rt, "echo", 100000, &cpu_ns);
+		printf("{\"bench\":\"agent.lua_call\",\"calls\":100000,"
+		       "\"per_call_us\":%.3f,\"per_call_cpu_us\":%.3f,"
+		       "\"target_us\":2}\n", ns / 1e3, cpu_ns / 1e3);
+		ns = per_call_ns(rt, "bench-noop", 100000, &cpu_ns);
+		printf("{\"bench\":\"agent.plugin_call\",\"calls\":100000,"
+		       "\"per_call_us\":%.3f,\"per_call_cpu_us\":%.3f,"
+		       "\"target_us\":1}\n", ns / 1e3, cpu_ns / 1e3);
+	}
+	if (wanted(only, "seq"))
+		bench_seq(rt);
+	if (wanted(only, "loop"))
+		bench_loop(rt);
+	if (wanted(only, "parallel"))
+		bench_parallel(rt);
+	if (wanted(only, "durable"))
+		bench_durable(rt);
+	if (wanted(only, "memory"))
+		bench_memory(rt);
 	runtime_close(rt);
 	unlink("bench-state.db");
 	unlink("bench-state.db-wal");

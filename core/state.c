@@ -413,12 +413,25 @@ static int make_parent_dir(const char *path, struct sutra_err *err)
 	return rc;
 }
 
+/*
+ * SQLite's memory statistics take a global mutex around every malloc and
+ * free it makes (Debian builds it without lookaside, so that is several
+ * per statement); sutra never reads them.  Must run before SQLite
+ * initialises, hence once, before the first open.
+ */
+static void configure_library(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int state_open(const char *path, struct state **out, struct sutra_err *err)
 {
+	static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 	struct state *st;
 	pthread_mutexattr_t attr;
 
 	*out = NULL;
+	pthread_once(&library_once, configure_library);
 	if (make_parent_dir(path, err) < 0)
 		return -1;
 	st = calloc(1, sizeof(*st));

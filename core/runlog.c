@@ -128,27 +128,54 @@ static const char *durability_name(int d)
 
 /* ------------------------------------------------------------ helpers */
 
+/*
+ * Parameters are bound SQLITE_STATIC: every string bound here outlives the
+ * statement's execution in the same function (state_stmt clears the
+ * bindings before the statement is used again), so SQLite need not copy
+ * it.  JSON is printed into a jtext on the caller's stack, which must
+ * live until the statement has run; only a value too big for its buffer
+ * is printed on the heap.
+ */
+enum { JTEXT_INLINE = 480 };
+
+struct jtext {
+	char *heap;
+	char buf[JTEXT_INLINE];
+};
+
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, i);
 }
 
-/* Binds a JSON value as text (NULL for no value). */
-static int bind_json(sqlite3_stmt *s, int i, const cJSON *v)
+/* Binds a JSON value as text (NULL for no value); -1 when out of memory.
+ * jtext_free(t) after the statement ran. */
+static int bind_json(sqlite3_stmt *s, int i, const cJSON *v, struct jtext *t)
 {
-	char *text = v ? cJSON_PrintUnformatted(v) : NULL;
+	const char *text = t->buf;
 
-	if (v && !text)
-		return -1;
-	if (text)
-		sqlite3_bind_text(s, i, text, -1, SQLITE_TRANSIENT);
-	else
+	t->heap = NULL;
+	if (!v) {
 		sqlite3_bind_null(s, i);
-	cJSON_free(text);
+		return 0;
+	}
+	/* cJSON_PrintPreallocated needs a few bytes of slack (cJSON.h). */
+	if (!cJSON_PrintPreallocated((cJSON *)v, t->buf, sizeof(t->buf) - 5, 0)) {
+		if (!(t->heap = cJSON_PrintUnformatted(v)))
+			return -1;
+		text = t->heap;
+	}
+	sqlite3_bind_text(s, i, text, -1, SQLITE_STATIC);
 	return 0;
+}
+
+static void jtext_free(struct jtext *t)
+{
+	cJSON_free(t->heap);
+	t->heap = NULL;
 }
 
 static char *col_dup(sqlite3_stmt *s, int i)
@@ -245,6 +272,7 @@ int runlog_create(struct state *st, const char *run_id, const char *chain,
 		  struct sutra_err *err)
 {
 	struct runlog *rl = runlog_alloc(st, RUNLOG_RECORD);
+	struct jtext jt;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -271,11 +299,13 @@ int runlog_create(struct state *st, const char *run_id, const char *chain,
 	bind_text(s, 2, chain);
 	bind_text(s, 3, chain_path);
 	bind_text(s, 4, session);
-	bind_json(s, 5, input);
 	sqlite3_bind_double(s, 6, rl->info.started);
 	sqlite3_bind_int(s, 7, getpid());
 	bind_text(s, 8, durability_name(durability));
-	rc = step_done(st, s, "record run", err);
+	rc = bind_json(s, 5, input, &jt) < 0
+		     ? err_set(err, SUTRA_ENOMEM, "out of memory")
+		     : step_done(st, s, "record run", err);
+	jtext_free(&jt);
 	state_unlock(st);
 	if (rc < 0) {
 		runlog_free(rl);
@@ -629,6 +659,10 @@ static int insert_journal(struct runlog *rl, const char *path, int attempt,
 			  const cJSON *result, struct sutra_err *err)
 {
 	sqlite3_stmt *s = state_stmt(rl->st, SQL_JOURNAL_INSERT, err);
+	struct jtext jreq, jres;
+	int rc;
+
+	jres.heap = NULL;
 
 	if (!s)
 		return -1;
@@ -637,10 +671,14 @@ static int insert_journal(struct runlog *rl, const char *path, int attempt,
 	sqlite3_bind_int(s, 3, attempt);
 	sqlite3_bind_int(s, 4, seq);
 	bind_text(s, 5, kind);
-	if (bind_json(s, 6, request) < 0 || bind_json(s, 7, result) < 0)
-		return err_set(err, SUTRA_ENOMEM, "out of memory");
 	sqlite3_bind_double(s, 8, now_unix());
-	return step_done(rl->st, s, "journal effect", err);
+	rc = bind_json(s, 6, request, &jreq) < 0 ||
+			     bind_json(s, 7, result, &jres) < 0
+		     ? err_set(err, SUTRA_ENOMEM, "out of memory")
+		     : step_done(rl->st, s, "journal effect", err);
+	jtext_free(&jreq);
+	jtext_free(&jres);
+	return rc;
 }
 
 int runlog_effect_end(struct runlog_attempt *a, int seq, const char *kind,
@@ -693,6 +731,8 @@ static int insert_event(struct runlog *rl, const char *path, const char *kind,
 			const cJSON *data, struct sutra_err *err)
 {
 	sqlite3_stmt *s = state_stmt(rl->st, SQL_EVENT_INSERT, err);
+	struct jtext jt;
+	int rc;
 
 	if (!s)
 		return -1;
@@ -700,9 +740,11 @@ static int insert_event(struct runlog *rl, const char *path, const char *kind,
 	bind_text(s, 2, path);
 	sqlite3_bind_double(s, 3, now_unix());
 	bind_text(s, 4, kind);
-	if (bind_json(s, 5, data) < 0)
-		return err_set(err, SUTRA_ENOMEM, "out of memory");
-	return step_done(rl->st, s, "record event", err);
+	rc = bind_json(s, 5, data, &jt) < 0
+		     ? err_set(err, SUTRA_ENOMEM, "out of memory")
+		     : step_done(rl->st, s, "record event", err);
+	jtext_free(&jt);
+	return rc;
 }
 
 static int insert_step(struct runlog *rl, const char *path, int attempt,
@@ -711,6 +753,10 @@ static int insert_step(struct runlog *rl, const char *path, int attempt,
 		       struct sutra_err *err)
 {
 	sqlite3_stmt *s = state_stmt(rl->st, SQL_STEP_INSERT, err);
+	struct jtext jin, jout;
+	int rc;
+
+	jout.heap = NULL;
 
 	if (!s)
 		return -1;
@@ -718,13 +764,17 @@ static int insert_step(struct runlog *rl, const char *path, int attempt,
 	bind_text(s, 2, path);
 	sqlite3_bind_int(s, 3, attempt);
 	bind_text(s, 4, status);
-	if (bind_json(s, 5, input) < 0 || bind_json(s, 6, output) < 0)
-		return err_set(err, SUTRA_ENOMEM, "out of memory");
 	bind_text(s, 7, error);
 	sqlite3_bind_double(s, 8, started);
 	sqlite3_bind_double(s, 9, now_unix());
 	sqlite3_bind_int(s, 10, final);
-	return step_done(rl->st, s, "record checkpoint", err);
+	rc = bind_json(s, 5, input, &jin) < 0 ||
+			     bind_json(s, 6, output, &jout) < 0
+		     ? err_set(err, SUTRA_ENOMEM, "out of memory")
+		     : step_done(rl->st, s, "record checkpoint", err);
+	jtext_free(&jin);
+	jtext_free(&jout);
+	return rc;
 }
 
 /* Replay: compares an attempt's outcome with the recording. */
@@ -779,6 +829,7 @@ int runlog_checkpoint(struct runlog *rl, struct memtx *tx,
 int runlog_finish(struct runlog *rl, const char *status, const cJSON *output,
 		  const char *error, struct sutra_err *err)
 {
+	struct jtext jt;
 	sqlite3_stmt *s;
 	cJSON *data;
 	int ok;
@@ -791,10 +842,13 @@ int runlog_finish(struct runlog *rl, const char *status, const cJSON *output,
 	if (ok) {
 		bind_text(s, 1, rl->info.id);
 		bind_text(s, 2, status);
-		bind_json(s, 3, output);
 		bind_text(s, 4, error);
 		sqlite3_bind_double(s, 5, now_unix());
-		ok = step_done(rl->st, s, "record run end", err) == 0;
+		if (bind_json(s, 3, output, &jt) < 0)
+			ok = err_set(err, SUTRA_ENOMEM, "out of memory") == 0;
+		else
+			ok = step_done(rl->st, s, "record run end", err) == 0;
+		jtext_free(&jt);
 	}
 	data = cJSON_CreateObject();
 	cJSON_AddStringToObject(data, "status", status);

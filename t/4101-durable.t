@@ -156,6 +156,29 @@ like "$out" '"event":"step.answered"' "including the answer"
 sutra runs show nosuch
 is "$rc" 2 "an unknown run exits 2"
 
+# Outputs and inputs of any size are checkpointed whole: a resumed run
+# reuses a recorded output of several KiB, byte for byte.
+mkagent big 'return { run = function(input, ctx)
+  local parts = {}
+  for i = 1, 400 do parts[i] = "x" .. i .. "\u{e9}" end
+  return { text = table.concat(parts, ","), n = 400 }
+end }'
+cat > big.yaml <<'Y'
+name: big
+steps:
+  - {id: big, agent: big}
+  - {id: ok, ask: "go?", schema: {type: boolean}}
+output: "${{ steps.big.output }}"
+Y
+sutra run big.yaml
+big_id=$(printf '%s' "$out" | json 'd["run"]')
+sutra resume "$big_id" --answer true
+is "$rc" 0 "a run with a large recorded output resumes"
+is "$(printf '%s' "$out" | json 'len(d["text"])')" 2291 "and reuses the output whole"
+resumed=$out
+sutra agent run big
+is "$resumed" "$out" "byte for byte"
+
 # A failed run resumes from the failed step once the cause is fixed.
 mkagent fragile 'return { run = function(input, ctx)
   if not ctx.memory.get("fixed") then error("not yet", 0) end

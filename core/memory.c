@@ -244,7 +244,8 @@ struct memtx {
 	void *open_ud;
 	struct staged *writes;
 	int n, cap;
-	cJSON *ops;    /* every set/del in order: [key, value|null] */
+	cJSON *ops;    /* every set/del in order: [key, value|null]; made on
+			  the first write (most steps make none) */
 };
 
 struct memtx *memtx_new(const char *session, memtx_opener open, void *ud)
@@ -257,11 +258,6 @@ struct memtx *memtx_new(const char *session, memtx_opener open, void *ud)
 	}
 	tx->open = open;
 	tx->open_ud = ud;
-	if (!(tx->ops = cJSON_CreateArray())) {
-		free(tx->session);
-		free(tx);
-		return NULL;
-	}
 	return tx;
 }
 
@@ -273,7 +269,7 @@ void memtx_discard(struct memtx *tx)
 	}
 	tx->n = 0;
 	cJSON_Delete(tx->ops);
-	tx->ops = cJSON_CreateArray();
+	tx->ops = NULL;
 }
 
 int memtx_mark(const struct memtx *tx)
@@ -384,7 +380,10 @@ static int stage(struct memtx *tx, const char *key, const char *json,
 		return err_set(err, SUTRA_ENOMEM, "out of memory");
 	/* The ops log lets a journal capture what a nested call wrote. */
 	cJSON *op = cJSON_CreateArray();
-	if (!op || !cJSON_AddItemToArray(op, cJSON_CreateString(key)) ||
+	if (!tx->ops)
+		tx->ops = cJSON_CreateArray();
+	if (!op || !tx->ops ||
+	    !cJSON_AddItemToArray(op, cJSON_CreateString(key)) ||
 	    !cJSON_AddItemToArray(op, json ? cJSON_CreateString(json)
 					   : cJSON_CreateNull()) ||
 	    !cJSON_AddItemToArray(tx->ops, op)) {

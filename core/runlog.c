@@ -43,7 +43,8 @@ struct runlog_attempt {
 	char *path;
 	int attempt;
 	int seq;                        /* the last position used */
-	cJSON *pending;                 /* [seq, kind, request, result]... */
+	cJSON *pending;                 /* [seq, kind, request, result]...,
+					   made on the first effect */
 	int live;                       /* stop replaying (resume diverged) */
 };
 
@@ -574,10 +575,7 @@ struct runlog_attempt *runlog_attempt_new(struct runlog *rl, const char *path,
 {
 	struct runlog_attempt *a = calloc(1, sizeof(*a));
 
-	if (!a || !(a->path = strdup(path)) ||
-	    !(a->pending = cJSON_CreateArray())) {
-		if (a)
-			free(a->path);
+	if (!a || !(a->path = strdup(path))) {
 		free(a);
 		return NULL;
 	}
@@ -690,12 +688,21 @@ int runlog_effect_end(struct runlog_attempt *a, int seq, const char *kind,
 	if (rl->mode == RUNLOG_REPLAY)
 		return 0;
 	if (!durable) {
+		/* Kept until the checkpoint, which journals it in its own
+		 * transaction. */
 		cJSON *e = cJSON_CreateArray();
-		cJSON_AddItemToArray(e, cJSON_CreateNumber(seq));
-		cJSON_AddItemToArray(e, cJSON_CreateString(kind));
-		cJSON_AddItemToArray(e, cJSON_Duplicate(request, 1));
-		cJSON_AddItemToArray(e, cJSON_Duplicate(result, 1));
-		cJSON_AddItemToArray(a->pending, e);
+		if (!a->pending)
+			a->pending = cJSON_CreateArray();
+		if (!e || !a->pending ||
+		    !cJSON_AddItemToArray(e, cJSON_CreateNumber(seq)) ||
+		    !cJSON_AddItemToArray(e, cJSON_CreateString(kind)) ||
+		    !cJSON_AddItemToArray(e, cJSON_Duplicate(request, 1)) ||
+		    /* no result: no fourth item (journaled as NULL) */
+		    (result && !cJSON_AddItemToArray(e, cJSON_Duplicate(result, 1))) ||
+		    !cJSON_AddItemToArray(a->pending, e)) {
+			cJSON_Delete(e);
+			return err_set(err, SUTRA_ENOMEM, "out of memory");
+		}
 		return 0;
 	}
 	state_lock(rl->st);
@@ -721,7 +728,7 @@ static int flush_pending(struct runlog *rl, struct runlog_attempt *a,
 			return -1;
 	}
 	cJSON_Delete(a->pending);
-	a->pending = cJSON_CreateArray();
+	a->pending = NULL;
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,32 @@ struct stmt_slot {
 	sqlite3_stmt *stmt;
 };
 
+/*
+ * The checkpointer: a thread with a connection of its own that folds the
+ * log into the database once it is WAL_CHECKPOINT_FRAMES long.  A passive
+ * checkpoint writes every page of the log and fsyncs twice (tens of
+ * milliseconds); done by the committing thread, a long run stalls on it
+ * every few thousand steps.  Started on first need, so short-lived
+ * processes never have it.
+ */
+struct checkpointer {
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+	pthread_t thread;
+	int started;       /* the thread runs */
+	int wanted;        /* a checkpoint is due */
+	int stop;
+	int failed;        /* it has no connection: commits checkpoint inline */
+	int done;          /* checkpoints made (for tests and benchmarks) */
+};
+
 struct state {
 	sqlite3 *db;
 	char *path;
 	pthread_mutex_t lock;
 	struct stmt_slot stmts[STMT_CACHE_SIZE];
 	int wal_frames;    /* frames in the log after our last commit */
+	struct checkpointer ckpt;
 };
 
 /*
@@ -330,14 +351,109 @@ static int migrate(struct state *st, struct sutra_err *err)
 	return exec_locked(st, sql, "migrate schema", err);
 }
 
-/* Replaces wal_autocheckpoint (same passive checkpoint) and remembers how
- * long the log is, for state_close. */
+static void *checkpointer_main(void *arg)
+{
+	struct state *st = arg;
+	struct checkpointer *c = &st->ckpt;
+	sqlite3 *db = NULL;
+
+	/* Its own connection: a checkpoint on the main one would hold the
+	 * state lock, and every step, for its whole length. */
+	if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		db = NULL;
+	}
+	/* A connection learns that the file is in WAL mode on its first
+	 * read; until then a checkpoint does nothing. */
+	if (db && (sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
+		   sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL,
+				NULL) != SQLITE_OK)) {
+		sqlite3_close(db);
+		db = NULL;
+	}
+	pthread_mutex_lock(&c->mu);
+	c->failed = !db;
+	while (!c->stop && !c->failed) {
+		if (!c->wanted) {
+			pthread_cond_wait(&c->wake, &c->mu);
+			continue;
+		}
+		c->wanted = 0;
+		pthread_mutex_unlock(&c->mu);
+		/* Passive: never blocks the writer, never waits for readers;
+		 * what it cannot copy now the next one will. */
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
+		pthread_mutex_lock(&c->mu);
+		c->done++;
+	}
+	pthread_mutex_unlock(&c->mu);
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* Asks for a checkpoint; 0 when the checkpointer has it, -1 when there is
+ * no checkpointer (it could not be started). */
+static int checkpoint_async(struct state *st)
+{
+	struct checkpointer *c = &st->ckpt;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->mu);
+	if (!c->started && !c->stop) {
+		sigset_t all, old;
+		/* Signals stay with the threads that handle them. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		c->started = pthread_create(&c->thread, NULL, checkpointer_main,
+					    st) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (!c->started)
+			c->stop = 1;  /* do not try again for every commit */
+	}
+	if (c->started && !c->failed) {
+		c->wanted = 1;
+		pthread_cond_signal(&c->wake);
+	} else {
+		rc = -1;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static void checkpointer_stop(struct state *st)
+{
+	struct checkpointer *c = &st->ckpt;
+	int started;
+
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	started = c->started;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->mu);
+	if (started)
+		pthread_join(c->thread, NULL);
+}
+
+int state_checkpoints(struct state *st)
+{
+	pthread_mutex_lock(&st->ckpt.mu);
+	int n = st->ckpt.done;
+	pthread_mutex_unlock(&st->ckpt.mu);
+	return n;
+}
+
+/* Replaces wal_autocheckpoint (the same passive checkpoint, but on the
+ * checkpointer's thread) and remembers how long the log is, for
+ * state_close.  Without a checkpointer it checkpoints here, as SQLite
+ * would. */
 static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
 {
 	struct state *st = ud;
 
 	st->wal_frames = frames;
-	if (frames >= WAL_CHECKPOINT_FRAMES &&
+	if (frames >= WAL_CHECKPOINT_FRAMES && checkpoint_async(st) < 0 &&
 	    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
 				      NULL) == SQLITE_OK)
 		st->wal_frames = 0;
@@ -443,6 +559,8 @@ int state_open(const char *path, struct state **out, struct sutra_err *err)
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&st->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&st->ckpt.mu, NULL);
+	pthread_cond_init(&st->ckpt.wake, NULL);
 	if (open_file(st, err) < 0) {
 		state_close(st);
 		return -1;
@@ -559,6 +677,7 @@ void state_close(struct state *st)
 {
 	if (!st)
 		return;
+	checkpointer_stop(st);
 	for (int i = 0; i < STMT_CACHE_SIZE; i++)
 		sqlite3_finalize(st->stmts[i].stmt);
 	/* Every process that opens the database reads the whole log to
@@ -572,6 +691,8 @@ void state_close(struct state *st)
 	}
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->lock);
+	pthread_mutex_destroy(&st->ckpt.mu);
+	pthread_cond_destroy(&st->ckpt.wake);
 	free(st->path);
 	free(st);
 }

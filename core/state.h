@@ -33,6 +33,14 @@ struct state;
 int state_open(const char *path, struct state **out, struct sutra_err *err);
 void state_close(struct state *st);
 
+/*
+ * Checkpoints of the log made so far by the background checkpointer: a
+ * thread, started once the log first reaches a few thousand frames, that
+ * folds it into the database off the committing thread.  For tests and
+ * benchmarks.
+ */
+int state_checkpoints(struct state *st);
+
 const char *state_path(const struct state *st);
 
 /*

@@ -11,6 +11,11 @@ t_1001_util_t_SOURCES = t/1001-util.c
 t_1001_util_t_CFLAGS = $(T_CFLAGS)
 t_1001_util_t_LDADD = $(T_LDADD)
 
+check_PROGRAMS += t/5003-state-units.t
+t_5003_state_units_t_SOURCES = t/5003-state-units.c
+t_5003_state_units_t_CFLAGS = $(T_CFLAGS)
+t_5003_state_units_t_LDADD = $(T_LDADD)
+
 check_PROGRAMS += t/8005-semver.t
 t_8005_semver_t_SOURCES = t/8005-semver.c
 t_8005_semver_t_CFLAGS = $(T_CFLAGS)

@@ -327,6 +327,21 @@ def summary(d, p):
     row("Memory set (committed)", d.value("memory.set", "per_call_us"),
         "µs", 10)
     row("Memory get", d.value("memory.get", "per_call_us"), "µs", 2)
+    # The floors the issue states its targets against, measured with bare
+    # SQLite in the same run: how much slower this machine is than the
+    # issue's, for reading the rows above.
+    for field, what, issue in (
+            ("insert_autocommit_us", "autocommit insert", "~6 µs"),
+            ("insert_in_tx_us", "insert inside a transaction", "~0.5 µs"),
+            ("select_autocommit_us", "autocommit select by a text key",
+             None)):
+        x = d.value("sqlite.floor", field)
+        if x is None:
+            continue
+        rows.append((f"Floor, bare SQLite (no sutra code): {what}",
+                     fmt(x, "µs"),
+                     f"issue's machine: {issue}" if issue else "—",
+                     "floor", "—", "—"))
     row("LLM client overhead per call (non-streaming, beyond the server)",
         d.value("llm.call_overhead", "median_us"), "µs", 300)
     conns = d.value("llm.connections", "connections")

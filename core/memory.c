@@ -60,13 +60,19 @@ static int get_locked(struct state *st, const char *session, const char *key,
 	*json = NULL;
 	if (!s)
 		return -1;
+	state_read_begin(st);
 	bind_text(s, 1, session);
 	bind_text(s, 2, key);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE)
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
 		return 0;
-	if (rc != SQLITE_ROW)
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		state_read_failed(st);
 		return state_fail(st, rc, "memory get", err);
+	}
 	*json = strdup((const char *)sqlite3_column_text(s, 0));
 	sqlite3_reset(s);
 	if (!*json)

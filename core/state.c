@@ -14,6 +14,7 @@
 enum {
 	STMT_CACHE_SIZE = 64,
 	BUSY_TIMEOUT_MS = 5000,
+	READ_LEASE_NS = 1000000,       /* how long a read snapshot is reused */
 	WAL_CHECKPOINT_FRAMES = 4000,  /* a passive checkpoint past this */
 	WAL_TRUNCATE_AT_CLOSE = 256,   /* leave a short log for the next opener */
 };
@@ -48,8 +49,12 @@ struct state {
 	pthread_mutex_t lock;
 	struct stmt_slot stmts[STMT_CACHE_SIZE];
 	int wal_frames;    /* frames in the log after our last commit */
+	int lease;         /* a read transaction of state_read_begin is open */
+	int64_t lease_ns;  /* ... since then */
 	struct checkpointer ckpt;
 };
+
+static void lease_end(struct state *st);
 
 /*
  * Forward migrations: migrations[i] takes a database from version i to
@@ -170,9 +175,12 @@ sqlite3_stmt *state_stmt(struct state *st, const char *sql,
 
 	for (int i = 0; i < STMT_CACHE_SIZE; i++) {
 		if (st->stmts[i].sql == sql) {
-			sqlite3_reset(st->stmts[i].stmt);
-			sqlite3_clear_bindings(st->stmts[i].stmt);
-			return st->stmts[i].stmt;
+			stmt = st->stmts[i].stmt;
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			if (st->lease && !sqlite3_stmt_readonly(stmt))
+				lease_end(st);
+			return stmt;
 		}
 		if (!st->stmts[i].sql && !free_slot)
 			free_slot = &st->stmts[i];
@@ -183,6 +191,8 @@ sqlite3_stmt *state_stmt(struct state *st, const char *sql,
 		state_fail(st, rc, "prepare", err);
 		return NULL;
 	}
+	if (st->lease && !sqlite3_stmt_readonly(stmt))
+		lease_end(st);
 	if (free_slot) {
 		free_slot->sql = sql;
 		free_slot->stmt = stmt;
@@ -234,7 +244,10 @@ int state_rows_json(struct state *st, const char *sql, const char *param,
 static int exec_locked(struct state *st, const char *sql, const char *what,
 		       struct sutra_err *err)
 {
-	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	int rc;
+
+	lease_end(st);
+	rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 
 	return rc == SQLITE_OK ? 0 : state_fail(st, rc, what, err);
 }
@@ -248,6 +261,7 @@ int state_exec(struct state *st, const char *sql, struct sutra_err *err)
 }
 
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
+static const char SQL_BEGIN_READ[] = "BEGIN";
 static const char SQL_COMMIT[] = "COMMIT";
 
 /* Runs a cached statement that returns no rows (prepared once: parsing
@@ -267,7 +281,54 @@ static int run_cached(struct state *st, const char *sql, const char *what,
 
 int state_tx_begin_locked(struct state *st, struct sutra_err *err)
 {
+	lease_end(st);
 	return run_cached(st, SQL_BEGIN, "begin transaction", err);
+}
+
+/*
+ * Read leases.  A read outside a transaction costs SQLite a read
+ * transaction of its own: two fcntl locks on the WAL index, and a check
+ * of the log header - more than the read.  state_read_begin instead opens
+ * a read transaction and leaves it open for the reads that follow within
+ * READ_LEASE_NS, so a burst of reads (an agent reading its memory) pays
+ * for one.  The lease ends before anything but a read runs on the
+ * connection (state_tx_begin_locked, exec_locked, state_stmt of a
+ * statement that writes), so our own writes are never held back and a
+ * read after one of them sees it; another process's commit is seen by
+ * every read that starts a millisecond after it.
+ */
+static void lease_end(struct state *st)
+{
+	if (!st->lease)
+		return;
+	st->lease = 0;
+	if (!sqlite3_get_autocommit(st->db))
+		run_cached(st, SQL_COMMIT, "end read", NULL);
+}
+
+void state_read_begin(struct state *st)
+{
+	int64_t now = now_ns();
+
+	if (st->lease && now - st->lease_ns < READ_LEASE_NS)
+		return;
+	lease_end(st);
+	/* Inside a write transaction (a batch) reads need no lease. */
+	if (!sqlite3_get_autocommit(st->db))
+		return;
+	if (run_cached(st, SQL_BEGIN_READ, "begin read", NULL) == 0) {
+		st->lease = 1;
+		st->lease_ns = now;
+	}
+}
+
+void state_read_failed(struct state *st)
+{
+	if (st->lease) {
+		st->lease = 0;
+		if (!sqlite3_get_autocommit(st->db))
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 }
 
 int state_tx_commit_locked(struct state *st, struct sutra_err *err)
@@ -299,6 +360,7 @@ void state_rollback(struct state *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->lease = 0;
 	state_unlock(st);
 }
 
@@ -677,6 +739,9 @@ void state_close(struct state *st)
 {
 	if (!st)
 		return;
+	state_lock(st);
+	lease_end(st);
+	state_unlock(st);
 	checkpointer_stop(st);
 	for (int i = 0; i < STMT_CACHE_SIZE; i++)
 		sqlite3_finalize(st->stmts[i].stmt);

@@ -59,6 +59,16 @@ void state_unlock(struct state *st);
 sqlite3_stmt *state_stmt(struct state *st, const char *sql,
 			 struct sutra_err *err);
 
+/*
+ * A read lease, for a caller that holds the lock and is about to read:
+ * reads within a millisecond of each other share one read transaction
+ * (one snapshot), instead of paying for one each.  Nothing else needs to
+ * know: the lease ends by itself before any write, transaction or exec on
+ * the connection.  After a failed read, state_read_failed drops it.
+ */
+void state_read_begin(struct state *st);
+void state_read_failed(struct state *st);
+
 /* BEGIN IMMEDIATE / COMMIT for a caller that already holds the lock. */
 int state_tx_begin_locked(struct state *st, struct sutra_err *err);
 int state_tx_commit_locked(struct state *st, struct sutra_err *err);

@@ -98,25 +98,32 @@ static int step_done(struct state *st, sqlite3_stmt *s, const char *what,
 	return rc == SQLITE_DONE ? 0 : state_fail(st, rc, what, err);
 }
 
-/* Caller holds a transaction. */
-static int set_in_tx(struct state *st, const char *session, const char *key,
-		     const char *json, struct sutra_err *err)
+/* Records the session, once per transaction that writes to it.  Caller
+ * holds a transaction. */
+static int touch_session(struct state *st, const char *session,
+			 struct sutra_err *err)
 {
-	double now = now_unix();
 	sqlite3_stmt *s = state_stmt(st, SQL_SESSION_TOUCH, err);
 
 	if (!s)
 		return -1;
 	bind_text(s, 1, session);
-	sqlite3_bind_double(s, 2, now);
-	if (step_done(st, s, "memory set", err) < 0)
-		return -1;
-	if (!(s = state_stmt(st, SQL_SET, err)))
+	sqlite3_bind_double(s, 2, now_unix());
+	return step_done(st, s, "memory set", err);
+}
+
+/* Caller holds a transaction and has touched the session. */
+static int set_in_tx(struct state *st, const char *session, const char *key,
+		     const char *json, struct sutra_err *err)
+{
+	sqlite3_stmt *s = state_stmt(st, SQL_SET, err);
+
+	if (!s)
 		return -1;
 	bind_text(s, 1, session);
 	bind_text(s, 2, key);
 	bind_text(s, 3, json);
-	sqlite3_bind_double(s, 4, now);
+	sqlite3_bind_double(s, 4, now_unix());
 	return step_done(st, s, "memory set", err);
 }
 
@@ -140,7 +147,8 @@ int memory_set(struct state *st, const char *session, const char *key,
 {
 	if (memory_check_key(key, err) < 0 || state_begin(st, err) < 0)
 		return -1;
-	if (set_in_tx(st, session, key, json, err) < 0 ||
+	if (touch_session(st, session, err) < 0 ||
+	    set_in_tx(st, session, key, json, err) < 0 ||
 	    state_commit(st, err) < 0) {
 		state_rollback(st);
 		return -1;
@@ -173,6 +181,10 @@ int memory_import(struct state *st, const char *session, const cJSON *object,
 			       "object of key: value");
 	if (state_begin(st, err) < 0)
 		return -1;
+	if (object->child && touch_session(st, session, err) < 0) {
+		state_rollback(st);
+		return -1;
+	}
 	cJSON_ArrayForEach(m, object) {
 		char *text = cJSON_PrintUnformatted(m);
 		int rc = text && memory_check_key(m->string, err) == 0
@@ -473,6 +485,13 @@ nomem:
 
 int memtx_apply(struct memtx *tx, struct sutra_err *err)
 {
+	for (int i = 0; i < tx->n; i++) {
+		if (!tx->writes[i].value)
+			continue;
+		if (touch_session(tx->st, tx->session, err) < 0)
+			return -1;
+		break;
+	}
 	for (int i = 0; i < tx->n; i++) {
 		struct staged *w = &tx->writes[i];
 		int rc = w->value ? set_in_tx(tx->st, tx->session, w->key,

@@ -807,7 +807,7 @@ static void own_fds(struct sbx_plan *p)
 {
 	int *fds[] = {&p->ctl_r, &p->st_w, &p->out_w, &p->err_w,
 		      &p->notif_child};
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int null;
 
 	for (size_t i = 0; i < 5; i++)
 		if ((*fds[i] = fcntl(*fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
@@ -817,8 +817,14 @@ static void own_fds(struct sbx_plan *p)
 			_exit(127);
 		else
 			*fds[i] = 3 + i;
+	/* Opened only now: opened first, it could have landed on 3..7 (a
+	 * hole another thread's run left in the table) and been replaced
+	 * by one of the pipes above - which 0-2 would then keep open, and
+	 * the runner would wait a second for the EOF of its output. */
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	for (int fd = 0; fd < 3 && null >= 0; fd++)
-		dup2(null, fd);
+		if (fd != null)
+			dup2(null, fd);
 	syscall(SYS_close_range, 8, ~0U, 0);
 }
 

@@ -210,7 +210,7 @@ static void bind_system_dir(const struct sbx_plan *p, const char *name)
 	ssize_t n;
 
 	NS_TRY(path3(host, sizeof(host), "/", name, ""), "path", name);
-	NS_TRY(path3(target, sizeof(target), p->host_workdir, "/", name),
+	NS_TRY(path3(target, sizeof(target), p->ns_root, "/", name),
 	       "path", name);
 	if (lstat(host, &sb) < 0)
 		return;   /* not on this system */
@@ -232,7 +232,7 @@ static void make_dir(const struct sbx_plan *p, const char *name)
 {
 	char target[4096];
 
-	NS_TRY(path3(target, sizeof(target), p->host_workdir, "/", name),
+	NS_TRY(path3(target, sizeof(target), p->ns_root, "/", name),
 	       "path", name);
 	NS_TRY(mkdir(target, 0755), "mkdir", target);
 }
@@ -249,7 +249,7 @@ static void make_dev(const struct sbx_plan *p)
 	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(*dev_nodes); i++) {
 		NS_TRY(path3(host, sizeof(host), "/dev/", dev_nodes[i], ""),
 		       "path", dev_nodes[i]);
-		NS_TRY(path3(target, sizeof(target), p->host_workdir, "/dev/",
+		NS_TRY(path3(target, sizeof(target), p->ns_root, "/dev/",
 			     dev_nodes[i]), "path", dev_nodes[i]);
 		/* A user namespace cannot mknod: bind the host's node over
 		 * an empty file. */
@@ -260,7 +260,7 @@ static void make_dev(const struct sbx_plan *p)
 		       host);
 	}
 	for (size_t i = 0; i < sizeof(links) / sizeof(*links); i++) {
-		NS_TRY(path3(target, sizeof(target), p->host_workdir, "/dev/",
+		NS_TRY(path3(target, sizeof(target), p->ns_root, "/dev/",
 			     links[i][0]), "path", links[i][0]);
 		NS_TRY(symlink(links[i][1], target), "symlink", target);
 	}
@@ -283,8 +283,8 @@ static void loopback_up(const struct sbx_plan *p)
 }
 
 /*
- * Builds the payload's root on a small tmpfs mounted over the host work
- * dir W: read-only binds of the system view; empty read-only /home,
+ * Builds the payload's root on a small tmpfs mounted over SBX_NS_ROOT
+ * (in this mount namespace only): read-only binds of the system view; empty read-only /home,
  * /root, /tmp and /run (the root tmpfs's own directories: the host's are
  * never mounted); a minimal /dev; a fresh read-only /proc; and the size-
  * and inode-limited /work, the only writable place.  Then it pivots into
@@ -292,7 +292,7 @@ static void loopback_up(const struct sbx_plan *p)
  */
 static void setup_namespace(const struct sbx_plan *p)
 {
-	const char *w = p->host_workdir;
+	const char *w = p->ns_root;
 	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY |
 					    MOUNT_ATTR_NOSUID};
 	char target[4096];

@@ -101,6 +101,11 @@ struct sbx_msg {
 #define SBX_CTL_DONE 'D'    /* collected: exit */
 
 #define SBX_INSIDE_UID 1000     /* the payload's uid inside the userns */
+/* NS mode: the directory of the private mount namespace that the new
+ * root's tmpfs is mounted on before the pivot.  Only the namespace sees
+ * the mount, so nothing is made on the host (and nothing is left there
+ * when the runner is killed). */
+#define SBX_NS_ROOT "/tmp"
 #define SBX_MAX_RLIMITS 12
 
 /*
@@ -113,7 +118,7 @@ struct sbx_plan {
 	/* supervisor side of the pipes */
 	int ctl_r, st_w, out_w, err_w, notif_child;
 
-	const char *host_workdir;   /* W: the host work dir */
+	const char *ns_root;        /* NS mode: where the new root is built */
 	const char *workdir;        /* the payload's work dir: "/work" or W */
 	const char *tmpfs_opts;     /* options of the work dir tmpfs */
 

@@ -2,8 +2,8 @@
  * runner.c - sandbox_exec: one run from spec to verdict.
  *
  * The runner prepares a plan (paths, argv, envp, rlimits, the compiled
- * filter) so that its children never allocate, makes the host work dir,
- * clones the supervisor (with every namespace in NS mode), writes its
+ * filter) so that its children never allocate, makes a host work dir
+ * where one is needed (degraded mode, --keep), clones the supervisor (with every namespace in NS mode), writes its
  * uid/gid maps, and then lives in one poll loop over the payload's stdout
  * and stderr pipes, the supervisor's status pipe and pidfd, a timerfd,
  * and the seccomp notification listener the payload hands over.  At the
@@ -12,8 +12,8 @@
  * the pid namespace - if that takes more than a second).  When the
  * supervisor reports everything reaped, the runner reads the files to
  * collect through /proc/PID/root (the work dir is a tmpfs only the
- * namespace sees), lets the supervisor go, removes the work dir and
- * writes the verdict.
+ * namespace sees), lets the supervisor go, removes the host work dir if
+ * it made one, and writes the verdict.
  *
  * When the kernel refuses the namespaces, or the namespace set-up fails
  * before the payload started, the run is retried in degraded mode and the
@@ -67,7 +67,8 @@ struct run {
 	int root;                     /* the runner is uid 0 */
 	uid_t uid;                    /* the payload's uid on the host */
 	uid_t init_uid;               /* NS mode: the supervisor's host uid */
-	char *workdir;                /* W on the host */
+	char *workdir;                /* W on the host: degraded mode and
+					 --keep only, else NULL */
 	char *exe_name;               /* argv[0] resolved, or NULL */
 	char **envp;
 	struct sandbox_file *files;
@@ -305,7 +306,7 @@ static int plan_attempt(struct run *r, int mode, struct sutra_err *err)
 
 	memset(p, 0, sizeof(*p));
 	p->mode = mode;
-	p->host_workdir = r->workdir;
+	p->ns_root = SBX_NS_ROOT;
 	p->workdir = inside;
 	p->files = r->files;
 	p->n_files = r->n_files;
@@ -816,6 +817,11 @@ static int attempt(struct run *r, int mode, struct sutra_err *err)
 	if (sbx_capture_init(&r->out, r->spec->limits.capture_bytes) < 0 ||
 	    sbx_capture_init(&r->err, r->spec->limits.capture_bytes) < 0)
 		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	/* NS mode builds the work dir in its own mount namespace: a host
+	 * dir is needed only to run in (degraded) or to keep. */
+	if ((mode == SBX_MODE_DEGRADED || r->spec->keep) && !r->workdir &&
+	    make_workdir(r, err) < 0)
+		return -1;
 	if ((rc = plan_attempt(r, mode, err)) != 0)
 		return rc < 0 ? -1 : 0;
 	if (mode == SBX_MODE_DEGRADED && r->root &&
@@ -1101,7 +1107,7 @@ int sandbox_exec(const struct sandbox_spec *spec, cJSON **verdict,
 	r.profile = sbx_profile_find(spec->profile ? spec->profile : "shell");
 	r.landlock_abi = landlock_abi();
 	pick_uids(&r);
-	if (gather_files(&r, err) < 0 || make_workdir(&r, err) < 0)
+	if (gather_files(&r, err) < 0)
 		goto out;
 	r.fds[FD_TIMER].fd = timerfd_create(CLOCK_MONOTONIC,
 					    TFD_CLOEXEC | TFD_NONBLOCK);

@@ -5,7 +5,9 @@
  *
  * The supervisor is pid 1 of the run's pid namespace (NS mode) or a child
  * subreaper (degraded mode).  It finishes the namespace (mounts, pivot,
- * loopback), writes the input files, starts the payload on the runner's
+ * loopback) - a spare of the warm pool (pool.c) then waits for the
+ * request's part of its plan, which the runner sends when a run takes
+ * it - writes the input files, starts the payload on the runner's
  * 'G', reaps every process that ends up under it, and once the payload is
  * gone - or on the runner's 'K' - kills whatever is left, reaps it, and
  * reports the payload's wait status and the run's rusage.  It stays alive
@@ -284,8 +286,8 @@ static void loopback_up(const struct sbx_plan *p)
 
 /*
  * Builds the payload's root on a small tmpfs mounted over SBX_NS_ROOT
- * (in this mount namespace only): read-only binds of the system view; empty read-only /home,
- * /root, /tmp and /run (the root tmpfs's own directories: the host's are
+ * (in this mount namespace only): read-only binds of the system view;
+ * empty read-only /home, /root, /tmp and /run (the root tmpfs's own directories: the host's are
  * never mounted); a minimal /dev; a fresh read-only /proc; and the size-
  * and inode-limited /work, the only writable place.  Then it pivots into
  * it.  Nothing propagates back to the host: / is made private first.
@@ -323,6 +325,125 @@ static void setup_namespace(const struct sbx_plan *p)
 	NS_TRY(chdir("/"), "chdir", "/");
 	loopback_up(p);
 	NS_TRY(sethostname("sandbox", 7), "sethostname", "sandbox");
+}
+
+/* ---- a spare's request (struct sbx_wire) ---- */
+
+/* A spare keeps its request here: the supervisor is a process of its
+ * own, so these are its private copies, touched only by a spare. */
+static char wire_buf[SBX_WIRE_MAX] __attribute__((aligned(16)));
+static char *wire_strs[SBX_WIRE_MAX_STRS + 2];
+static struct sandbox_file wire_files[SBX_WIRE_MAX_FILES];
+static struct sock_fprog wire_prog;
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* The NUL-terminated string at *pos (below end), or NULL. */
+static char *wire_str(size_t *pos, size_t end)
+{
+	char *s = wire_buf + *pos;
+	char *nul = *pos < end ? memchr(s, '\0', end - *pos) : NULL;
+
+	if (!nul)
+		return NULL;
+	*pos = (size_t)(nul - wire_buf) + 1;
+	return s;
+}
+
+static void bad_request(const struct sbx_plan *p) __attribute__((noreturn));
+static void bad_request(const struct sbx_plan *p)
+{
+	errno = EPROTO;
+	die(p, SBX_STAGE_PAYLOAD, "read the request of a spare", NULL);
+}
+
+/* Points the plan's strings and files into wire_buf; pos is past the
+ * filter. */
+static void wire_take(struct sbx_plan *p, const struct sbx_wire *h,
+		      size_t pos, size_t end)
+{
+	size_t k = 0;
+
+	if (!(p->exe = wire_str(&pos, end)))
+		bad_request(p);
+	p->argv = &wire_strs[k];
+	for (uint32_t i = 0; i < h->n_argv; i++)
+		if (!(wire_strs[k++] = wire_str(&pos, end)))
+			bad_request(p);
+	wire_strs[k++] = NULL;
+	p->envp = &wire_strs[k];
+	for (uint32_t i = 0; i < h->n_envp; i++)
+		if (!(wire_strs[k++] = wire_str(&pos, end)))
+			bad_request(p);
+	wire_strs[k] = NULL;
+	for (uint32_t i = 0; i < h->n_files; i++) {
+		struct sandbox_file *f = &wire_files[i];
+		uint64_t len;
+		uint32_t exec;
+		if (end - pos < sizeof(len) + sizeof(exec))
+			bad_request(p);
+		memcpy(&len, wire_buf + pos, sizeof(len));
+		memcpy(&exec, wire_buf + pos + sizeof(len), sizeof(exec));
+		pos += sizeof(len) + sizeof(exec);
+		if (!(f->path = wire_str(&pos, end)) || len > end - pos)
+			bad_request(p);
+		f->data = wire_buf + pos;
+		f->len = (size_t)len;
+		f->executable = exec != 0;
+		pos += (size_t)len;
+	}
+	p->files = wire_files;
+	p->n_files = h->n_files;
+}
+
+/*
+ * A spare waits here for its request: the runner's EOF (the spare was
+ * discarded) ends it; a message that does not parse is a set-up error.
+ */
+static void receive_request(struct sbx_plan *p)
+{
+	struct sbx_wire h;
+	size_t end, pos;
+
+	if (read_full(p->ctl_r, &h, sizeof(h)) < 0)
+		_exit(0);
+	if (h.magic != SBX_WIRE_MAGIC || h.len < sizeof(h) ||
+	    h.len - sizeof(h) > sizeof(wire_buf) || h.n_argv < 1 ||
+	    (size_t)h.n_argv + h.n_envp > SBX_WIRE_MAX_STRS ||
+	    h.n_files > SBX_WIRE_MAX_FILES || h.n_rlimits < 0 ||
+	    h.n_rlimits > SBX_MAX_RLIMITS || h.filter_len == 0 ||
+	    h.filter_len > BPF_MAXINSNS)
+		bad_request(p);
+	end = h.len - sizeof(h);
+	pos = (size_t)h.filter_len * sizeof(struct sock_filter);
+	if (pos > end || read_full(p->ctl_r, wire_buf, end) < 0)
+		bad_request(p);
+	wire_prog.len = (unsigned short)h.filter_len;
+	wire_prog.filter = (struct sock_filter *)(void *)wire_buf;
+	p->filter = &wire_prog;
+	wire_take(p, &h, pos, end);
+	p->landlock_abi = h.landlock_abi;
+	p->landlock_net = h.landlock_net;
+	p->n_rlimits = h.n_rlimits;
+	for (int i = 0; i < h.n_rlimits; i++) {
+		p->rlimits[i].resource = h.rlimits[i].resource;
+		p->rlimits[i].value.rlim_cur = h.rlimits[i].cur;
+		p->rlimits[i].value.rlim_max = h.rlimits[i].max;
+	}
 }
 
 /* ---- input files ---- */
@@ -849,6 +970,10 @@ void sbx_supervisor_main(const struct sbx_plan *plan)
 	if (p->mode == SBX_MODE_NS) {
 		enter_namespace(p);
 		file_uid = SBX_INSIDE_UID;
+		if (p->spare) {
+			send_msg(p, &(struct sbx_msg){.type = SBX_MSG_SPARE});
+			receive_request(&local);
+		}
 	} else {
 		NS_TRY(prctl(PR_SET_CHILD_SUBREAPER, 1), "prctl SUBREAPER",
 		       NULL);

@@ -20,7 +20,8 @@
  * belongs to the process that started it: a child made by fork(2)
  * forgets it (pthread_atfork) and may start its own.  A run that does
  * not fit the spare (degraded mode, --keep, a work dir of another size,
- * a request over SBX_WIRE_MAX) builds its own.
+ * a request over SBX_WIRE_MAX) builds its own, and so does one that
+ * finds no spare ready and none being built.
  */
 #include <errno.h>
 #include <poll.h>
@@ -35,6 +36,7 @@
 #include "internal.h"
 
 #define SPARE_SETUP_TIMEOUT_MS 10000
+#define SPARE_WAIT_S 1             /* a run waits at most this for one */
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
@@ -48,6 +50,8 @@ static _Atomic int pool_runs_seen;   /* an NS-mode run has ended */
 /* Under pool_lock. */
 static int pool_failed;              /* a spare could not be built */
 static int pool_wanted;              /* a run ended since the last build */
+static int pool_building;            /* the builder is making a spare */
+static int pool_waiter;              /* a run waits for that spare */
 static int pool_ready;               /* pool_spare is ready */
 static struct sbx_spare pool_spare;
 static int pool_spare_root;          /* built by a root runner */
@@ -115,9 +119,11 @@ static void *builder_main(void *arg)
 		int root = 0, rc;
 
 		wait_until_wanted();
+		pool_building = 1;
 		pthread_mutex_unlock(&pool_lock);
 		rc = build_spare(&sp, &root);
 		pthread_mutex_lock(&pool_lock);
+		pool_building = 0;
 		if (rc < 0) {
 			/* Namespaces refused, or a set-up step failed: the
 			 * runs build their own (and say why). */
@@ -153,6 +159,7 @@ static void forget_in_child(void)
 				close(*fds[i]);
 	}
 	pool_ready = pool_wanted = pool_failed = 0;
+	pool_building = pool_waiter = 0;
 	atomic_store(&pool_runs_seen, 0);
 	atomic_store(&pool_owner, 0);
 }
@@ -202,6 +209,24 @@ void sbx_pool_run_done(void)
 		want_spare();
 }
 
+/* With pool_lock held: while the builder is making a spare, one run
+ * waits for it (bounded) rather than build a second set of namespaces
+ * beside it - it started earlier, so it is ready sooner. */
+static void wait_for_build(void)
+{
+	struct timespec until;
+
+	if (!pool_building || pool_waiter)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SPARE_WAIT_S;
+	pool_waiter = 1;
+	while (pool_building && !pool_ready &&
+	       pthread_cond_timedwait(&pool_cond, &pool_lock, &until) == 0)
+		;
+	pool_waiter = 0;
+}
+
 int sbx_pool_take(const struct sandbox_limits *limits,
 		  struct sbx_spare *spare)
 {
@@ -215,6 +240,8 @@ int sbx_pool_take(const struct sandbox_limits *limits,
 	    limits->workdir_inodes != def.workdir_inodes)
 		return 0;
 	pthread_mutex_lock(&pool_lock);
+	if (!pool_ready)
+		wait_for_build();
 	if (pool_ready && pool_spare_root == (geteuid() == 0)) {
 		*spare = pool_spare;
 		/* The next is built when this run has ended. */

@@ -5,20 +5,24 @@
  *
  * The supervisor is pid 1 of the run's pid namespace (NS mode) or a child
  * subreaper (degraded mode).  It finishes the namespace (mounts, pivot,
- * loopback) - a spare of the warm pool (pool.c) then waits for the
- * request's part of its plan, which the runner sends when a run takes
- * it - writes the input files, starts the payload on the runner's
- * 'G', reaps every process that ends up under it, and once the payload is
- * gone - or on the runner's 'K' - kills whatever is left, reaps it, and
- * reports the payload's wait status and the run's rusage.  It stays alive
- * until the runner's 'D' so that the runner can read the work dir through
+ * loopback), prepares what the payload inherits (default signal
+ * dispositions, an empty capability bounding set, the Landlock ruleset)
+ * - a spare of the warm pool (pool.c) then waits for the request's part
+ * of its plan, which the runner sends when a run takes it - writes the
+ * input files, says it is ready and starts the payload, reaps every
+ * process that ends up under it, and once the payload is gone - or on
+ * the runner's 'K' - kills whatever is left, reaps it, and reports the
+ * payload's wait status and the run's rusage.  It stays alive until the
+ * runner's 'D' so that the runner can read the work dir through
  * /proc/PID/root.
  *
  * The payload applies its layers in the order of issue 5: new session and
- * parent-death signal (namespaces were made by the clone), Landlock,
- * rlimits, fds (only stdin /dev/null, stdout, stderr survive), signal
- * dispositions, the clean environment (envp), the uid drop,
- * no_new_privs, seccomp last, exec by absolute path.
+ * parent-death signal (namespaces were made by the clone), Landlock
+ * (enforcing the supervisor's ruleset), rlimits, fds (only stdin
+ * /dev/null, stdout, stderr survive), the signal mask (the dispositions
+ * are already the defaults), the clean environment (envp), the uid drop
+ * and the capabilities, no_new_privs, seccomp last, exec by absolute
+ * path.
  *
  * The runner may be multi-threaded, so both processes were made by a raw
  * clone and must not take a lock another thread could have held: no
@@ -435,9 +439,11 @@ static void receive_request(struct sbx_plan *p)
 	wire_prog.len = (unsigned short)h.filter_len;
 	wire_prog.filter = (struct sock_filter *)(void *)wire_buf;
 	p->filter = &wire_prog;
+	/* The ruleset was made for the spare's own idea of these. */
+	if (h.landlock_abi != p->landlock_abi ||
+	    h.landlock_net != p->landlock_net)
+		bad_request(p);
 	wire_take(p, &h, pos, end);
-	p->landlock_abi = h.landlock_abi;
-	p->landlock_net = h.landlock_net;
 	p->n_rlimits = h.n_rlimits;
 	for (int i = 0; i < h.n_rlimits; i++) {
 		p->rlimits[i].resource = h.rlimits[i].resource;
@@ -555,8 +561,9 @@ static int landlock_rule(int ruleset, const char *path, uint64_t access)
 
 /* Read-only everywhere, read-write in the work dir; with ABI 4 and no
  * network namespace no TCP at all; with ABI 6 no abstract unix sockets
- * and no signals out of the sandbox. */
-static void apply_landlock(const struct sbx_plan *p)
+ * and no signals out of the sandbox.  Returns the ruleset's fd (close-
+ * on-exec), which the payload enforces. */
+static int make_landlock_ruleset(const struct sbx_plan *p)
 {
 	const uint64_t read = LANDLOCK_ACCESS_FS_EXECUTE |
 			      LANDLOCK_ACCESS_FS_READ_FILE |
@@ -595,9 +602,7 @@ static void apply_landlock(const struct sbx_plan *p)
 		path3(dev, sizeof(dev), "/dev/", dev_nodes[i], "");
 		PL_TRY(landlock_rule(rs, dev, devrw), "landlock rule", dev);
 	}
-	PL_TRY(syscall(SYS_landlock_restrict_self, rs, 0),
-	       "landlock_restrict_self", NULL);
-	close(rs);
+	return rs;
 }
 
 static void set_rlimits(const struct sbx_plan *p)
@@ -635,16 +640,33 @@ static void setup_fds(const struct sbx_plan *p, int *st, int *notif)
 	PL_TRY(syscall(SYS_close_range, 5, ~0U, 0), "close_range", NULL);
 }
 
-static void reset_signals(void)
+/*
+ * What the supervisor prepares for the payload, which inherits it: the
+ * default disposition of every signal (an ignored one would stay
+ * ignored across exec), an empty capability bounding set (dropped while
+ * the supervisor still holds CAP_SETPCAP; quietly skipped where it never
+ * did, an unprivileged runner in degraded mode), and the Landlock
+ * ruleset, which the payload enforces at its turn.  Done before a spare
+ * waits for its request, so that a run on a spare does not wait for
+ * them; they depend on nothing of the request.
+ */
+static void prepare_payload_layers(struct sbx_plan *p)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	sigset_t none;
 
-	/* Ignored signals stay ignored across exec: give the program
-	 * defaults, and an empty mask. */
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
 			sigaction(s, &dfl, NULL);
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	p->landlock_fd = p->landlock_abi > 0 ? make_landlock_ruleset(p) : -1;
+}
+
+/* The dispositions are the supervisor's defaults: the mask is left. */
+static void reset_signal_mask(void)
+{
+	sigset_t none;
+
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -655,11 +677,8 @@ static void drop_privileges(const struct sbx_plan *p)
 		.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct none[2] = {{0}};
 
-	/* No capability survives, not even in the bounding set: dropped
-	 * while we still hold CAP_SETPCAP (quietly skipped where we never
-	 * did, an unprivileged runner in degraded mode). */
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	/* No capability survives (the bounding set is already empty:
+	 * prepare_payload_layers). */
 	if (p->switch_uid) {
 		if (p->set_groups)
 			PL_TRY(drop_groups(), "setgroups", NULL);
@@ -723,11 +742,12 @@ static void payload_main(const struct sbx_plan *p)
 		if (p->mode == SBX_MODE_DEGRADED && !p->switch_uid)
 			PL_TRY(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
 			       "prctl NO_NEW_PRIVS", NULL);
-		apply_landlock(p);
+		PL_TRY(syscall(SYS_landlock_restrict_self, p->landlock_fd, 0),
+		       "landlock_restrict_self", NULL);
 	}
 	set_rlimits(p);
 	setup_fds(p, &st, &notif);
-	reset_signals();
+	reset_signal_mask();
 	drop_privileges(p);
 	if (getppid() != parent)
 		_exit(127);
@@ -956,7 +976,7 @@ void sbx_supervisor_main(const struct sbx_plan *plan)
 	struct sbx_msg done = {0};
 	sigset_t chld;
 	pid_t payload;
-	int sfd, file_uid, c;
+	int sfd, file_uid;
 
 	own_fds(&local);
 	setsid();
@@ -970,20 +990,21 @@ void sbx_supervisor_main(const struct sbx_plan *plan)
 	if (p->mode == SBX_MODE_NS) {
 		enter_namespace(p);
 		file_uid = SBX_INSIDE_UID;
-		if (p->spare) {
-			send_msg(p, &(struct sbx_msg){.type = SBX_MSG_SPARE});
-			receive_request(&local);
-		}
 	} else {
 		NS_TRY(prctl(PR_SET_CHILD_SUBREAPER, 1), "prctl SUBREAPER",
 		       NULL);
 		file_uid = p->switch_uid ? (int)p->uid : -1;
 	}
+	prepare_payload_layers(&local);
+	if (p->spare) {
+		send_msg(p, &(struct sbx_msg){.type = SBX_MSG_SPARE});
+		receive_request(&local);
+	}
 	write_files(p, p->workdir, (uid_t)file_uid,
 		    p->mode == SBX_MODE_NS ? SBX_INSIDE_UID : p->gid);
+	/* The payload starts at once: the runner starts its clock when it
+	 * reads this, and a 'K' it sends meanwhile is read by supervise. */
 	send_msg(p, &(struct sbx_msg){.type = SBX_MSG_READY});
-	if ((c = ctl_read(p)) != SBX_CTL_GO)
-		finish(p, &done);
 	PL_TRY(payload = start_payload(p), "clone", "payload");
 	close(p->out_w);
 	close(p->err_w);

@@ -71,7 +71,7 @@ enum sbx_mode {
 /* What the supervisor tells the runner over the status pipe.  Fixed size
  * and below PIPE_BUF, so each message is one atomic write. */
 enum sbx_msg_type {
-	SBX_MSG_READY = 1,  /* layers up, files written: waiting for 'G' */
+	SBX_MSG_READY = 1,  /* layers up, files written: the payload starts */
 	SBX_MSG_ERROR,      /* a set-up step failed (what, err_no) */
 	SBX_MSG_DONE,       /* payload and every other process reaped */
 	SBX_MSG_SPARE,      /* a spare's namespace is built: waiting for
@@ -101,7 +101,6 @@ struct sbx_msg {
 
 /* Control bytes from the runner to the supervisor. */
 #define SBX_CTL_MAPPED 'M'  /* uid/gid maps written (NS mode) */
-#define SBX_CTL_GO 'G'      /* start the payload */
 #define SBX_CTL_KILL 'K'    /* kill every process of the run now */
 #define SBX_CTL_DONE 'D'    /* collected: exit */
 
@@ -153,6 +152,8 @@ struct sbx_plan {
 	int n_rlimits;
 	int landlock_abi;           /* 0: not available */
 	int landlock_net;           /* deny TCP bind/connect (no netns) */
+	int landlock_fd;            /* the supervisor's ruleset for the
+				       payload (child.c sets it) */
 	const struct sock_fprog *filter;
 	int kill_as_uid;            /* degraded root: kill(-1) as uid */
 };
@@ -212,9 +213,12 @@ void sbx_super_end(struct sbx_super *s);
 
 /* The request-independent part of an NS-mode plan: mode, root, work
  * dir and its tmpfs (options formatted into opts, which p borrows), the
- * ids inside.  The spare and the cold run share it. */
+ * ids inside, Landlock.  The spare and the cold run share it. */
 void sbx_plan_ns(struct sbx_plan *p, int root,
 		 const struct sandbox_limits *l, char *opts, size_t opts_len);
+
+/* The kernel's Landlock ABI version, 0 without it (cached). */
+int sbx_landlock_abi(void);
 
 /* A per-run pair of host uids: the payload's and (NS mode) the
  * supervisor's; for a non-root runner both are its own. */

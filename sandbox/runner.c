@@ -107,7 +107,7 @@ struct run {
 
 static _Atomic int landlock_abi_cache = -1;
 
-static int landlock_abi(void)
+int sbx_landlock_abi(void)
 {
 	int abi = atomic_load(&landlock_abi_cache);
 
@@ -316,6 +316,8 @@ void sbx_plan_ns(struct sbx_plan *p, int root,
 	p->set_groups = root;
 	p->uid = p->gid = SBX_INSIDE_UID;
 	p->init_uid = p->init_gid = root ? 0 : SBX_INSIDE_UID;
+	p->landlock_abi = sbx_landlock_abi();
+	p->landlock_net = 0;
 }
 
 static int plan_attempt(struct run *r, int mode, struct sutra_err *err)
@@ -718,7 +720,6 @@ static void on_status(struct run *r)
 		r->phase = PH_RUNNING;
 		r->t_go = now_ns();
 		arm_timer(r, r->spec->limits.wall_ms);
-		send(r->ctl, &(char){SBX_CTL_GO}, 1, MSG_NOSIGNAL);
 		break;
 	case SBX_MSG_ERROR:
 		m.what[sizeof(m.what) - 1] = '\0';
@@ -1222,7 +1223,7 @@ int sandbox_exec(const struct sandbox_spec *spec, cJSON **verdict,
 	if (check_spec(spec, err) < 0)
 		return -1;
 	r.profile = sbx_profile_find(spec->profile ? spec->profile : "shell");
-	r.landlock_abi = landlock_abi();
+	r.landlock_abi = sbx_landlock_abi();
 	sbx_pick_uids(&r.root, &r.uid, &r.init_uid);
 	if (gather_files(&r, err) < 0)
 		goto out;

@@ -5,6 +5,7 @@
  * and none survives its process, whether it exits or is killed.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -177,6 +178,40 @@ static void test_fallbacks(void)
 	cJSON_Delete(v);
 }
 
+/* What the payload inherits from the supervisor, cold and warm: no
+ * ignored or blocked signal and no capability, whatever the runner's. */
+static void test_inherited(void)
+{
+	char *argv[] = {"/bin/sh", "-c",
+			"grep -E '^(SigIgn|SigBlk|CapBnd|CapEff):' "
+			"/proc/self/status", NULL};
+	const char *want = "SigBlk:\t0000000000000000\n"
+			   "SigIgn:\t0000000000000000\n"
+			   "CapEff:\t0000000000000000\n"
+			   "CapBnd:\t0000000000000000\n";
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_term;
+	sigset_t usr1, old_mask;
+	struct outcome o;
+
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGTERM, &ign, &old_term);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, &old_mask);
+	for (int pool = 0; pool < 2; pool++) {
+		sandbox_pool_enable(pool);
+		if (pool)
+			sandbox_pool_wait(5000);
+		run(argv, NULL, 0, NULL, 0, NULL, &o, NULL);
+		is_int(o.warm, pool, "%s run", pool ? "a warm" : "a cold");
+		is_str(o.stdout_text, want, "... its payload has no ignored or "
+		       "blocked signal, no capability");
+	}
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+}
+
 /* Processes named name other than pid self. */
 static int count_named(const char *name, pid_t self)
 {
@@ -292,6 +327,7 @@ int main(void)
 	test_same_verdicts();
 	test_isolation();
 	test_fallbacks();
+	test_inherited();
 	test_spare_dies_with(0);
 	test_spare_dies_with(1);
 	done_testing();

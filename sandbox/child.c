@@ -652,11 +652,20 @@ static void setup_fds(const struct sbx_plan *p, int *st, int *notif)
  */
 static void prepare_payload_layers(struct sbx_plan *p)
 {
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	/* The kernel's struct sigaction, through the raw call: glibc's
+	 * sigaction refuses its own signals (32 and 33), which an ignoring
+	 * runner would otherwise pass on ignored. */
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} dfl = {.handler = SIG_DFL};
 
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
-			sigaction(s, &dfl, NULL);
+			syscall(SYS_rt_sigaction, s, &dfl, NULL,
+				sizeof(dfl.mask));
 	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
 		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
 	p->landlock_fd = p->landlock_abi > 0 ? make_landlock_ruleset(p) : -1;

@@ -250,6 +250,12 @@ void sbx_pool_run_done(void);
  * too many strings or files), -1 when out of memory. */
 int sbx_wire_encode(const struct sbx_plan *plan, char **msg, size_t *len);
 
+/* Non-zero when plan's request, with a filter of filter_len
+ * instructions, makes a message of at most max bytes (and SBX_WIRE_MAX)
+ * within the string and file counts. */
+int sbx_wire_fits(const struct sbx_plan *plan, size_t filter_len,
+		  size_t max);
+
 /* clone(2) without glibc's fork machinery (the runner may be
  * multi-threaded): a copy-on-write child, like fork.  pidfd may be NULL. */
 pid_t sbx_raw_clone(unsigned long flags, int *pidfd);

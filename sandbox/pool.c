@@ -303,10 +303,12 @@ static size_t count_strs(char *const *v)
 	return n;
 }
 
-/* Bytes of the message after the head; 0 when it does not fit. */
-static size_t wire_body_len(const struct sbx_plan *p)
+/* Bytes of the message after the head, with a filter of filter_len
+ * instructions; 0 when it does not fit in max. */
+static size_t wire_body_len(const struct sbx_plan *p, size_t filter_len,
+			    size_t max)
 {
-	size_t n = (size_t)p->filter->len * sizeof(struct sock_filter);
+	size_t n = filter_len * sizeof(struct sock_filter);
 
 	n += strlen(p->exe) + 1;
 	for (size_t i = 0; p->argv[i]; i++)
@@ -314,14 +316,22 @@ static size_t wire_body_len(const struct sbx_plan *p)
 	for (size_t i = 0; p->envp && p->envp[i]; i++)
 		n += strlen(p->envp[i]) + 1;
 	for (size_t i = 0; i < p->n_files; i++) {
-		if (p->files[i].len > SBX_WIRE_MAX)
+		if (p->files[i].len > max)
 			return 0;
 		n += sizeof(uint64_t) + sizeof(uint32_t) +
 		     strlen(p->files[i].path) + 1 + p->files[i].len;
-		if (n > SBX_WIRE_MAX)
+		if (n > max)
 			return 0;
 	}
-	return n + sizeof(struct sbx_wire) > SBX_WIRE_MAX ? 0 : n;
+	return n + sizeof(struct sbx_wire) > max ? 0 : n;
+}
+
+int sbx_wire_fits(const struct sbx_plan *p, size_t filter_len, size_t max)
+{
+	return count_strs(p->argv) + count_strs(p->envp) <= SBX_WIRE_MAX_STRS &&
+	       p->n_files <= SBX_WIRE_MAX_FILES &&
+	       wire_body_len(p, filter_len, max < SBX_WIRE_MAX ? max
+							      : SBX_WIRE_MAX);
 }
 
 static char *put(char *o, const void *data, size_t n)
@@ -346,7 +356,8 @@ int sbx_wire_encode(const struct sbx_plan *p, char **msg, size_t *len)
 	h.n_argv = (uint32_t)count_strs(p->argv);
 	h.n_envp = (uint32_t)count_strs(p->envp);
 	if ((size_t)h.n_argv + h.n_envp > SBX_WIRE_MAX_STRS ||
-	    p->n_files > SBX_WIRE_MAX_FILES || !(body = wire_body_len(p)))
+	    p->n_files > SBX_WIRE_MAX_FILES ||
+	    !(body = wire_body_len(p, p->filter->len, SBX_WIRE_MAX)))
 		return 1;
 	h.len = (uint32_t)(sizeof(h) + body);
 	h.n_files = (uint32_t)p->n_files;

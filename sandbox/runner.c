@@ -341,9 +341,7 @@ static int plan_attempt(struct run *r, int mode, struct sutra_err *err)
 	p->argv = r->spec->argv;
 	p->landlock_abi = r->landlock_abi;
 	p->landlock_net = mode == SBX_MODE_DEGRADED;
-	if (sbx_filter_get(r->profile, mode == SBX_MODE_NS, &p->filter,
-			   err) < 0 ||
-	    (rc = resolve_exe(r, inside, err)) < 0)
+	if ((rc = resolve_exe(r, inside, err)) < 0)
 		return -1;
 	if (rc > 0)
 		return 1;
@@ -562,7 +560,15 @@ static int send_all(int fd, const char *buf, size_t n)
  * request and adopts it.  Returns 0 when the run is on a spare, 1 when
  * it must start its own supervisor, -1 when out of memory.
  */
-static int start_warm(struct run *r)
+/* The seccomp filter of the run's profile: compiled on the first run of
+ * a process that uses it (~0.6 ms), then cached. */
+static int plan_filter(struct run *r, struct sutra_err *err)
+{
+	return sbx_filter_get(r->profile, r->mode == SBX_MODE_NS,
+			      &r->plan.filter, err);
+}
+
+static int start_warm(struct run *r, struct sutra_err *err)
 {
 	struct sbx_spare spare;
 	char *msg = NULL;
@@ -571,18 +577,20 @@ static int start_warm(struct run *r)
 
 	/* A kept work dir is copied out of the run's tmpfs: cold runs only,
 	 * so that the spare needs no host dir. */
-	if (r->spec->keep)
+	if (r->spec->keep || !sbx_pool_take(&r->spec->limits, &spare))
 		return 1;
-	if ((rc = sbx_wire_encode(&r->plan, &msg, &len)) != 0)
-		return rc;
-	if (!sbx_pool_take(&r->spec->limits, &spare)) {
-		free(msg);
-		return 1;
+	if (plan_filter(r, err) < 0 ||
+	    (rc = sbx_wire_encode(&r->plan, &msg, &len)) < 0) {
+		sbx_super_end(&spare.sup);
+		return err->code ? -1 : err_set(err, SUTRA_ENOMEM,
+						"out of memory");
 	}
-	rc = send_all(spare.sup.ctl, msg, len);
+	if (rc == 0)
+		rc = send_all(spare.sup.ctl, msg, len);
 	free(msg);
-	if (rc < 0) {
-		/* The spare is gone (killed by someone): build our own. */
+	if (rc != 0) {
+		/* Too large for a spare, or the spare is gone (killed by
+		 * someone): build our own. */
 		sbx_super_end(&spare.sup);
 		return 1;
 	}
@@ -590,6 +598,45 @@ static int start_warm(struct run *r)
 	r->init_uid = spare.init_uid;
 	r->warm = 1;
 	adopt(r, &spare.sup);
+	return 0;
+}
+
+/*
+ * A cold run in NS mode.  When its request is small, the supervisor is
+ * cloned first, in spare mode, and the filter is compiled and sent
+ * while it builds the namespace on the other CPU: the first run of a
+ * process (the whole CLI) does not wait for both in turn.  The message
+ * then fits the socket's buffer, so sending it never blocks on a
+ * supervisor still at its mounts.  A larger request goes with the
+ * clone, in the plan.  Returns 0 when started, 1 when not (r->error
+ * says why), -1 on a runtime error (err).
+ */
+#define SBX_WIRE_EARLY_MAX (64u << 10)
+
+static int start_cold_ns(struct run *r, struct sutra_err *err)
+{
+	char *msg = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!sbx_wire_fits(&r->plan, BPF_MAXINSNS, SBX_WIRE_EARLY_MAX)) {
+		if (plan_filter(r, err) < 0)
+			return -1;
+		return start(r) < 0 ? 1 : 0;
+	}
+	r->plan.spare = 1;
+	if (start(r) < 0)
+		return 1;
+	if (plan_filter(r, err) < 0)
+		return -1;
+	if ((rc = sbx_wire_encode(&r->plan, &msg, &len)) != 0)
+		return rc < 0 ? err_set(err, SUTRA_ENOMEM, "out of memory")
+			      : (set_error(r, "the request outgrew its "
+					   "estimate"), 1);
+	/* A supervisor that failed its set-up has closed the socket: the
+	 * poll loop reads why from the status pipe. */
+	send_all(r->ctl, msg, len);
+	free(msg);
 	return 0;
 }
 
@@ -720,6 +767,10 @@ static void on_status(struct run *r)
 		r->phase = PH_RUNNING;
 		r->t_go = now_ns();
 		arm_timer(r, r->spec->limits.wall_ms);
+		break;
+	case SBX_MSG_SPARE:
+		/* A cold supervisor in spare mode: its namespace is up and
+		 * it reads the request we sent. */
 		break;
 	case SBX_MSG_ERROR:
 		m.what[sizeof(m.what) - 1] = '\0';
@@ -944,15 +995,16 @@ static int attempt(struct run *r, int mode, struct sutra_err *err)
 			  strerror(errno));
 		return 0;
 	}
-	rc = mode == SBX_MODE_NS ? start_warm(r) : 1;
-	if (rc < 0)
-		return err_set(err, SUTRA_ENOMEM, "out of memory");
-	if (rc == 0 || start(r) == 0) {
+	if (mode == SBX_MODE_NS && (rc = start_warm(r, err)) == 1)
+		rc = start_cold_ns(r, err);
+	else if (mode == SBX_MODE_DEGRADED)
+		rc = plan_filter(r, err) < 0 ? -1 : start(r) < 0 ? 1 : 0;
+	if (rc == 0) {
 		poll_loop(r);
 		after_payload(r);
 	}
 	end_attempt(r);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- the verdict ---- */

@@ -419,7 +419,11 @@ void sbx_super_end(struct sbx_super *s)
 	 * takes it (and its pid namespace) wherever it is. */
 	close_fd(&s->ctl);
 	if (s->pid > 0) {
-		syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+		/* Not yet reaped, so the pid is still ours. */
+		if (s->pidfd < 0 ||
+		    syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL,
+			    0) < 0)
+			kill(s->pid, SIGKILL);
 		while (waitpid(s->pid, &status, __WALL) < 0 && errno == EINTR)
 			;
 		s->pid = 0;

@@ -241,6 +241,11 @@ struct sbx_spare {
 int sbx_pool_take(const struct sandbox_limits *limits,
 		  struct sbx_spare *spare);
 
+/* Takes over the reaping of a supervisor that was sent SIGKILL, and its
+ * pidfd (closed after), when the pool is on in this process: 1, else 0
+ * and the caller reaps. */
+int sbx_pool_reap_later(pid_t pid, int pidfd);
+
 /* An NS-mode run ended: from now on keep a spare ready (starts the
  * builder thread on the first call). */
 void sbx_pool_run_done(void);

@@ -956,8 +956,19 @@ static void end_attempt(struct run *r)
 		if (!r->got_done)
 			syscall(SYS_pidfd_send_signal, r->fds[FD_PIDFD].fd,
 				SIGKILL, NULL, 0);
-		while (waitpid(r->xpid, &status, __WALL) < 0 && errno == EINTR)
-			;
+		/* Everything else of the run was reaped (DONE) and its files
+		 * read: the pool's builder may wait for the supervisor's
+		 * exit, which tears the namespaces down. */
+		if (r->got_done && r->fds[FD_PIDFD].fd >= 0 &&
+		    syscall(SYS_pidfd_send_signal, r->fds[FD_PIDFD].fd,
+			    SIGKILL, NULL, 0) == 0 &&
+		    sbx_pool_reap_later(r->xpid, r->fds[FD_PIDFD].fd)) {
+			r->fds[FD_PIDFD].fd = -1;
+		} else {
+			while (waitpid(r->xpid, &status, __WALL) < 0 &&
+			       errno == EINTR)
+				;
+		}
 		r->xpid = 0;
 	}
 	for (int i = 0; i < N_FDS; i++)

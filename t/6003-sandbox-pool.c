@@ -212,6 +212,54 @@ static void test_inherited(void)
 	sigaction(SIGTERM, &old_term, NULL);
 }
 
+/* Children of this process, zombies included, over all its threads. */
+static int count_children(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], buf[4096];
+		ssize_t len;
+		int fd;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children",
+			 e->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		while ((len = read(fd, buf, sizeof(buf))) > 0)
+			for (ssize_t i = 0; i < len; i++)
+				n += buf[i] == ' ';
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* The builder reaps the supervisors of ended runs: they do not pile up
+ * as zombies; only the spare is left. */
+static void test_reaped(void)
+{
+	char *argv[] = {"/bin/true", NULL};
+	struct outcome o;
+	int warm = 0, children = -1;
+
+	sandbox_pool_enable(1);
+	for (int i = 0; i < 20; i++) {
+		sandbox_pool_wait(5000);
+		run(argv, NULL, 0, NULL, 0, NULL, &o, NULL);
+		warm += o.warm;
+	}
+	sandbox_pool_wait(5000);
+	for (int i = 0; i < 200 && (children = count_children()) > 1; i++)
+		usleep(10000);
+	is_int(warm, 20, "20 runs on spares");
+	is_int(children, 1, "... then one child: the next spare");
+}
+
 /* Processes named name other than pid self. */
 static int count_named(const char *name, pid_t self)
 {
@@ -328,6 +376,7 @@ int main(void)
 	test_isolation();
 	test_fallbacks();
 	test_inherited();
+	test_reaped();
 	test_spare_dies_with(0);
 	test_spare_dies_with(1);
 	done_testing();

@@ -120,22 +120,20 @@ static int spare_wanted(void)
 	       !atomic_load(&pool_off);
 }
 
-/* Reaps the supervisors handed over, with pool_lock held (dropped
- * meanwhile: each wait lasts as long as its namespaces' teardown). */
-static void reap_handed_over(void)
+/* Reaps one supervisor handed over, with pool_lock held (dropped
+ * meanwhile: the wait lasts as long as its namespaces' teardown). */
+static void reap_one(void)
 {
-	while (pool_n_reap > 0) {
-		pid_t pid = pool_reap[pool_n_reap - 1].pid;
-		int pidfd = pool_reap[pool_n_reap - 1].pidfd;
-		int status;
+	pid_t pid = pool_reap[pool_n_reap - 1].pid;
+	int pidfd = pool_reap[pool_n_reap - 1].pidfd;
+	int status;
 
-		pool_n_reap--;
-		pthread_mutex_unlock(&pool_lock);
-		while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
-			;
-		close(pidfd);
-		pthread_mutex_lock(&pool_lock);
-	}
+	pool_n_reap--;
+	pthread_mutex_unlock(&pool_lock);
+	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+	pthread_mutex_lock(&pool_lock);
 }
 
 static void *builder_main(void *arg)
@@ -148,8 +146,9 @@ static void *builder_main(void *arg)
 
 		while (!pool_n_reap && !spare_wanted())
 			pthread_cond_wait(&pool_cond, &pool_lock);
-		if (pool_n_reap) {
-			reap_handed_over();
+		/* The next run may wait for a spare, nobody for a reap. */
+		if (!spare_wanted()) {
+			reap_one();
 			continue;
 		}
 		pool_wanted = 0;
@@ -248,7 +247,9 @@ void sbx_pool_run_done(void)
 
 /* With pool_lock held: while the builder is making a spare, one run
  * waits for it (bounded) rather than build a second set of namespaces
- * beside it - it started earlier, so it is ready sooner. */
+ * beside it - it started earlier, so it is ready sooner.  A spare only
+ * asked for is not waited for: back to back, a cold run beside the
+ * build keeps both CPUs busy (more runs per second than waiting). */
 static void wait_for_build(void)
 {
 	struct timespec until;

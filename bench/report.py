@@ -350,13 +350,22 @@ def summary(d, p):
     row("32 concurrent LLM calls, server takes 100 ms: total",
         d.value("llm.parallel_32", "total_ms"), "ms", 150)
     sb = d.value("sandbox.true", "overhead_us")
-    row("Sandbox overhead over bare fork+exec (/bin/true)",
+    row("Sandbox overhead over bare fork+exec (/bin/true), on a ready "
+        "spare of the warm pool",
         sb / 1000 if sb is not None else None, "ms", 1)
+    sbc = d.value("sandbox.true_cold", "overhead_us")
+    row("Sandbox overhead over bare fork+exec (/bin/true), cold (pool "
+        "off: the run builds its namespaces)",
+        sbc / 1000 if sbc is not None else None, "ms", 1)
     cli = d.value("sandbox.cli_true", "median_us")
     row("Whole `sutra sandbox run -- /bin/true`",
         cli / 1000 if cli is not None else None, "ms", 5)
+    pyc = d.value("sandbox.python_cold", "overhead_us")
+    row("`python3 -c pass` under the python profile, cold: over bare",
+        pyc / 1000 if pyc is not None else None, "ms", 2)
     py = d.value("sandbox.python", "overhead_us")
-    row("`python3 -c pass` under the python profile: over bare",
+    row("`python3 -c pass` under the python profile, on a ready spare: "
+        "over bare",
         py / 1000 if py is not None else None, "ms", 2)
     if py is not None and py < 0:
         rows[-1] = (rows[-1][0], rows[-1][1] + " (below the bare run: "

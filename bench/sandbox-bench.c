@@ -3,21 +3,34 @@
  * lines on stdout:
  *
  *   sandbox.bare_true       fork + exec + wait of /bin/true, no sandbox
- *   sandbox.true            sandbox_exec of /bin/true, in process
- *   sandbox.true_degraded   the same in degraded mode
+ *   sandbox.true_cold       sandbox_exec of /bin/true, in process, with
+ *                           the warm pool off: every run builds its own
+ *                           namespaces and root
+ *   sandbox.true            the same with the pool on, each run on a
+ *                           spare that was ready before it started
+ *                           (the wait for it is not timed)
+ *   sandbox.true_degraded   degraded mode (never pooled)
  *   sandbox.cli_true        the whole `sutra sandbox run -- /bin/true`
+ *                           (one run per process: always cold)
  *   sandbox.bare_python     python3 -c pass, no sandbox
- *   sandbox.python          python3 -c pass under the python profile
- *   sandbox.seq200          200 sequential sandboxed /bin/true: runs/s
- *   sandbox.par2            the same 200 on 2 threads: runs/s
+ *   sandbox.python_cold     python3 -c pass under the python profile, cold
+ *   sandbox.python          the same on a ready spare
+ *   sandbox.seq200_cold     200 sequential sandboxed /bin/true, pool off
+ *   sandbox.seq200          the same back to back with the pool on: a run
+ *                           takes the spare when the builder made it in
+ *                           time, else builds its own ("warm" counts them)
+ *   sandbox.par2_cold       the 200 on 2 threads, pool off: runs/s
+ *   sandbox.par2            the 200 on 2 threads, pool on: runs/s
  *
- * Medians in microseconds, with the overhead over the bare run.  Run from
- * the build directory (`make bench`, which passes the sutra binary as
- * the first argument); SANDBOX_BENCH_N sets the samples.
+ * Medians in microseconds, with the overhead over the bare run, and how
+ * many of the timed runs were on a spare ("warm").  Run from the build
+ * directory (`make bench`, which passes the sutra binary as the first
+ * argument); SANDBOX_BENCH_N sets the samples.
  */
 #include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +83,8 @@ static int64_t spawn_wait(char *const argv[])
 	return now_ns() - t0;
 }
 
+static _Atomic int warm_runs;
+
 static int64_t sandboxed(char *const argv[], const char *profile,
 			 int degraded)
 {
@@ -93,6 +108,8 @@ static int64_t sandboxed(char *const argv[], const char *profile,
 		fprintf(stderr, "sandbox-bench: run not ok: %s\n", text);
 		exit(1);
 	}
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "warm")))
+		atomic_fetch_add(&warm_runs, 1);
 	cJSON_Delete(v);
 	return dt;
 }
@@ -109,25 +126,37 @@ static double bench_bare(char *const argv[], int n)
 	return m;
 }
 
+/* pool: the warm pool on, and each timed run waits (untimed) for its
+ * spare. */
 static double bench_sandbox(char *const argv[], const char *profile,
-			    int degraded, int n)
+			    int degraded, int pool, int n)
 {
 	int64_t *t = calloc((size_t)n, sizeof(*t));
 	double m;
 
-	sandboxed(argv, profile, degraded);   /* warm: filter compile */
-	for (int i = 0; i < n; i++)
+	sandbox_pool_enable(pool);
+	sandboxed(argv, profile, degraded);   /* filter compile, 1st run */
+	atomic_store(&warm_runs, 0);
+	for (int i = 0; i < n; i++) {
+		if (pool)
+			sandbox_pool_wait(1000);
 		t[i] = sandboxed(argv, profile, degraded);
+	}
 	m = median_us(t, n);
 	free(t);
 	return m;
 }
 
-static void report(const char *name, double median, double bare)
+static void report(const char *name, double median, double bare,
+		   int samples_n)
 {
 	printf("{\"bench\":\"%s\",\"median_us\":%.1f", name, median);
 	if (bare > 0)
 		printf(",\"overhead_us\":%.1f", median - bare);
+	printf(",\"samples\":%d", samples_n);
+	if (strncmp(name, "sandbox.bare", 12) != 0 &&
+	    strcmp(name, "sandbox.cli_true") != 0)
+		printf(",\"warm\":%d", atomic_load(&warm_runs));
 	printf("}\n");
 	fflush(stdout);
 }
@@ -142,24 +171,31 @@ static void *par_worker(void *arg)
 	return NULL;
 }
 
-static void bench_throughput(void)
+static void bench_throughput(int pool)
 {
 	char *argv[] = {"/bin/true", NULL};
 	int half = 100;
 	pthread_t th[2];
-	int64_t t0 = now_ns();
+	int64_t t0;
 
+	sandbox_pool_enable(pool);
+	sandboxed(argv, NULL, 0);
+	atomic_store(&warm_runs, 0);
+	t0 = now_ns();
 	for (int i = 0; i < 200; i++)
 		sandboxed(argv, NULL, 0);
-	printf("{\"bench\":\"sandbox.seq200\",\"runs_per_s\":%.1f}\n",
-	       200e9 / (double)(now_ns() - t0));
+	printf("{\"bench\":\"sandbox.seq200%s\",\"runs_per_s\":%.1f,"
+	       "\"warm\":%d}\n", pool ? "" : "_cold",
+	       200e9 / (double)(now_ns() - t0), atomic_load(&warm_runs));
+	atomic_store(&warm_runs, 0);
 	t0 = now_ns();
 	for (int i = 0; i < 2; i++)
 		pthread_create(&th[i], NULL, par_worker, &half);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
-	printf("{\"bench\":\"sandbox.par2\",\"runs_per_s\":%.1f}\n",
-	       200e9 / (double)(now_ns() - t0));
+	printf("{\"bench\":\"sandbox.par2%s\",\"runs_per_s\":%.1f,"
+	       "\"warm\":%d}\n", pool ? "" : "_cold",
+	       200e9 / (double)(now_ns() - t0), atomic_load(&warm_runs));
 	fflush(stdout);
 }
 
@@ -181,17 +217,22 @@ int main(int argc, char **argv)
 	char *cli_argv[] = {cli, "sandbox", "run", "--", "/bin/true", NULL};
 
 	bare = bench_bare(tru, n);
-	report("sandbox.bare_true", bare, 0);
-	report("sandbox.true", bench_sandbox(tru, NULL, 0, n), bare);
-	report("sandbox.true_degraded", bench_sandbox(tru, NULL, 1, n), bare);
+	report("sandbox.bare_true", bare, 0, n);
+	report("sandbox.true_cold", bench_sandbox(tru, NULL, 0, 0, n), bare, n);
+	report("sandbox.true", bench_sandbox(tru, NULL, 0, 1, n), bare, n);
+	report("sandbox.true_degraded", bench_sandbox(tru, NULL, 1, 0, n),
+	       bare, n);
 	if (access(cli, X_OK) == 0)
-		report("sandbox.cli_true", bench_bare(cli_argv, n), bare);
+		report("sandbox.cli_true", bench_bare(cli_argv, n), bare, n);
 	if (access(py[0], X_OK) == 0) {
 		bare_py = bench_bare(py, n);
-		report("sandbox.bare_python", bare_py, 0);
-		report("sandbox.python", bench_sandbox(py, "python", 0, n),
-		       bare_py);
+		report("sandbox.bare_python", bare_py, 0, n);
+		report("sandbox.python_cold",
+		       bench_sandbox(py, "python", 0, 0, n), bare_py, n);
+		report("sandbox.python", bench_sandbox(py, "python", 0, 1, n),
+		       bare_py, n);
 	}
-	bench_throughput();
+	bench_throughput(0);
+	bench_throughput(1);
 	return 0;
 }

@@ -158,6 +158,8 @@ static int sandbox_run(struct cli *cli, int argc, char **argv)
 	}
 	o.spec.argv = argv + first;
 	o.spec.collect = o.collect;
+	/* One run per process: a spare built after it would go unused. */
+	sandbox_pool_enable(0);
 	if (sandbox_exec(&o.spec, &verdict, &err) < 0) {
 		rc = cli_fail(&err);
 		goto out;

@@ -5,18 +5,24 @@
  *
  * The supervisor is pid 1 of the run's pid namespace (NS mode) or a child
  * subreaper (degraded mode).  It finishes the namespace (mounts, pivot,
- * loopback), writes the input files, starts the payload on the runner's
- * 'G', reaps every process that ends up under it, and once the payload is
- * gone - or on the runner's 'K' - kills whatever is left, reaps it, and
- * reports the payload's wait status and the run's rusage.  It stays alive
- * until the runner's 'D' so that the runner can read the work dir through
+ * loopback), prepares what the payload inherits (default signal
+ * dispositions, an empty capability bounding set, the Landlock ruleset)
+ * - a spare of the warm pool (pool.c) then waits for the request's part
+ * of its plan, which the runner sends when a run takes it - writes the
+ * input files, says it is ready and starts the payload, reaps every
+ * process that ends up under it, and once the payload is gone - or on
+ * the runner's 'K' - kills whatever is left, reaps it, and reports the
+ * payload's wait status and the run's rusage.  It stays alive until the
+ * runner's 'D' so that the runner can read the work dir through
  * /proc/PID/root.
  *
  * The payload applies its layers in the order of issue 5: new session and
- * parent-death signal (namespaces were made by the clone), Landlock,
- * rlimits, fds (only stdin /dev/null, stdout, stderr survive), signal
- * dispositions, the clean environment (envp), the uid drop,
- * no_new_privs, seccomp last, exec by absolute path.
+ * parent-death signal (namespaces were made by the clone), Landlock
+ * (enforcing the supervisor's ruleset), rlimits, fds (only stdin
+ * /dev/null, stdout, stderr survive), the signal mask (the dispositions
+ * are already the defaults), the clean environment (envp), the uid drop
+ * and the capabilities, no_new_privs, seccomp last, exec by absolute
+ * path.
  *
  * The runner may be multi-threaded, so both processes were made by a raw
  * clone and must not take a lock another thread could have held: no
@@ -210,7 +216,7 @@ static void bind_system_dir(const struct sbx_plan *p, const char *name)
 	ssize_t n;
 
 	NS_TRY(path3(host, sizeof(host), "/", name, ""), "path", name);
-	NS_TRY(path3(target, sizeof(target), p->host_workdir, "/", name),
+	NS_TRY(path3(target, sizeof(target), p->ns_root, "/", name),
 	       "path", name);
 	if (lstat(host, &sb) < 0)
 		return;   /* not on this system */
@@ -232,7 +238,7 @@ static void make_dir(const struct sbx_plan *p, const char *name)
 {
 	char target[4096];
 
-	NS_TRY(path3(target, sizeof(target), p->host_workdir, "/", name),
+	NS_TRY(path3(target, sizeof(target), p->ns_root, "/", name),
 	       "path", name);
 	NS_TRY(mkdir(target, 0755), "mkdir", target);
 }
@@ -249,7 +255,7 @@ static void make_dev(const struct sbx_plan *p)
 	for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(*dev_nodes); i++) {
 		NS_TRY(path3(host, sizeof(host), "/dev/", dev_nodes[i], ""),
 		       "path", dev_nodes[i]);
-		NS_TRY(path3(target, sizeof(target), p->host_workdir, "/dev/",
+		NS_TRY(path3(target, sizeof(target), p->ns_root, "/dev/",
 			     dev_nodes[i]), "path", dev_nodes[i]);
 		/* A user namespace cannot mknod: bind the host's node over
 		 * an empty file. */
@@ -260,7 +266,7 @@ static void make_dev(const struct sbx_plan *p)
 		       host);
 	}
 	for (size_t i = 0; i < sizeof(links) / sizeof(*links); i++) {
-		NS_TRY(path3(target, sizeof(target), p->host_workdir, "/dev/",
+		NS_TRY(path3(target, sizeof(target), p->ns_root, "/dev/",
 			     links[i][0]), "path", links[i][0]);
 		NS_TRY(symlink(links[i][1], target), "symlink", target);
 	}
@@ -283,16 +289,16 @@ static void loopback_up(const struct sbx_plan *p)
 }
 
 /*
- * Builds the payload's root on a small tmpfs mounted over the host work
- * dir W: read-only binds of the system view; empty read-only /home,
- * /root, /tmp and /run (the root tmpfs's own directories: the host's are
+ * Builds the payload's root on a small tmpfs mounted over SBX_NS_ROOT
+ * (in this mount namespace only): read-only binds of the system view;
+ * empty read-only /home, /root, /tmp and /run (the root tmpfs's own directories: the host's are
  * never mounted); a minimal /dev; a fresh read-only /proc; and the size-
  * and inode-limited /work, the only writable place.  Then it pivots into
  * it.  Nothing propagates back to the host: / is made private first.
  */
 static void setup_namespace(const struct sbx_plan *p)
 {
-	const char *w = p->host_workdir;
+	const char *w = p->ns_root;
 	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY |
 					    MOUNT_ATTR_NOSUID};
 	char target[4096];
@@ -323,6 +329,127 @@ static void setup_namespace(const struct sbx_plan *p)
 	NS_TRY(chdir("/"), "chdir", "/");
 	loopback_up(p);
 	NS_TRY(sethostname("sandbox", 7), "sethostname", "sandbox");
+}
+
+/* ---- a spare's request (struct sbx_wire) ---- */
+
+/* A spare keeps its request here: the supervisor is a process of its
+ * own, so these are its private copies, touched only by a spare. */
+static char wire_buf[SBX_WIRE_MAX] __attribute__((aligned(16)));
+static char *wire_strs[SBX_WIRE_MAX_STRS + 2];
+static struct sandbox_file wire_files[SBX_WIRE_MAX_FILES];
+static struct sock_fprog wire_prog;
+
+static int read_full(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* The NUL-terminated string at *pos (below end), or NULL. */
+static char *wire_str(size_t *pos, size_t end)
+{
+	char *s = wire_buf + *pos;
+	char *nul = *pos < end ? memchr(s, '\0', end - *pos) : NULL;
+
+	if (!nul)
+		return NULL;
+	*pos = (size_t)(nul - wire_buf) + 1;
+	return s;
+}
+
+static void bad_request(const struct sbx_plan *p) __attribute__((noreturn));
+static void bad_request(const struct sbx_plan *p)
+{
+	errno = EPROTO;
+	die(p, SBX_STAGE_PAYLOAD, "read the request of a spare", NULL);
+}
+
+/* Points the plan's strings and files into wire_buf; pos is past the
+ * filter. */
+static void wire_take(struct sbx_plan *p, const struct sbx_wire *h,
+		      size_t pos, size_t end)
+{
+	size_t k = 0;
+
+	if (!(p->exe = wire_str(&pos, end)))
+		bad_request(p);
+	p->argv = &wire_strs[k];
+	for (uint32_t i = 0; i < h->n_argv; i++)
+		if (!(wire_strs[k++] = wire_str(&pos, end)))
+			bad_request(p);
+	wire_strs[k++] = NULL;
+	p->envp = &wire_strs[k];
+	for (uint32_t i = 0; i < h->n_envp; i++)
+		if (!(wire_strs[k++] = wire_str(&pos, end)))
+			bad_request(p);
+	wire_strs[k] = NULL;
+	for (uint32_t i = 0; i < h->n_files; i++) {
+		struct sandbox_file *f = &wire_files[i];
+		uint64_t len;
+		uint32_t exec;
+		if (end - pos < sizeof(len) + sizeof(exec))
+			bad_request(p);
+		memcpy(&len, wire_buf + pos, sizeof(len));
+		memcpy(&exec, wire_buf + pos + sizeof(len), sizeof(exec));
+		pos += sizeof(len) + sizeof(exec);
+		if (!(f->path = wire_str(&pos, end)) || len > end - pos)
+			bad_request(p);
+		f->data = wire_buf + pos;
+		f->len = (size_t)len;
+		f->executable = exec != 0;
+		pos += (size_t)len;
+	}
+	p->files = wire_files;
+	p->n_files = h->n_files;
+}
+
+/*
+ * A spare waits here for its request: the runner's EOF (the spare was
+ * discarded) ends it; a message that does not parse is a set-up error.
+ */
+static void receive_request(struct sbx_plan *p)
+{
+	struct sbx_wire h;
+	size_t end, pos;
+
+	if (read_full(p->ctl_r, &h, sizeof(h)) < 0)
+		_exit(0);
+	if (h.magic != SBX_WIRE_MAGIC || h.len < sizeof(h) ||
+	    h.len - sizeof(h) > sizeof(wire_buf) || h.n_argv < 1 ||
+	    (size_t)h.n_argv + h.n_envp > SBX_WIRE_MAX_STRS ||
+	    h.n_files > SBX_WIRE_MAX_FILES || h.n_rlimits < 0 ||
+	    h.n_rlimits > SBX_MAX_RLIMITS || h.filter_len == 0 ||
+	    h.filter_len > BPF_MAXINSNS)
+		bad_request(p);
+	end = h.len - sizeof(h);
+	pos = (size_t)h.filter_len * sizeof(struct sock_filter);
+	if (pos > end || read_full(p->ctl_r, wire_buf, end) < 0)
+		bad_request(p);
+	wire_prog.len = (unsigned short)h.filter_len;
+	wire_prog.filter = (struct sock_filter *)(void *)wire_buf;
+	p->filter = &wire_prog;
+	/* The ruleset was made for the spare's own idea of these. */
+	if (h.landlock_abi != p->landlock_abi ||
+	    h.landlock_net != p->landlock_net)
+		bad_request(p);
+	wire_take(p, &h, pos, end);
+	p->n_rlimits = h.n_rlimits;
+	for (int i = 0; i < h.n_rlimits; i++) {
+		p->rlimits[i].resource = h.rlimits[i].resource;
+		p->rlimits[i].value.rlim_cur = h.rlimits[i].cur;
+		p->rlimits[i].value.rlim_max = h.rlimits[i].max;
+	}
 }
 
 /* ---- input files ---- */
@@ -434,8 +561,9 @@ static int landlock_rule(int ruleset, const char *path, uint64_t access)
 
 /* Read-only everywhere, read-write in the work dir; with ABI 4 and no
  * network namespace no TCP at all; with ABI 6 no abstract unix sockets
- * and no signals out of the sandbox. */
-static void apply_landlock(const struct sbx_plan *p)
+ * and no signals out of the sandbox.  Returns the ruleset's fd (close-
+ * on-exec), which the payload enforces. */
+static int make_landlock_ruleset(const struct sbx_plan *p)
 {
 	const uint64_t read = LANDLOCK_ACCESS_FS_EXECUTE |
 			      LANDLOCK_ACCESS_FS_READ_FILE |
@@ -474,9 +602,7 @@ static void apply_landlock(const struct sbx_plan *p)
 		path3(dev, sizeof(dev), "/dev/", dev_nodes[i], "");
 		PL_TRY(landlock_rule(rs, dev, devrw), "landlock rule", dev);
 	}
-	PL_TRY(syscall(SYS_landlock_restrict_self, rs, 0),
-	       "landlock_restrict_self", NULL);
-	close(rs);
+	return rs;
 }
 
 static void set_rlimits(const struct sbx_plan *p)
@@ -514,16 +640,42 @@ static void setup_fds(const struct sbx_plan *p, int *st, int *notif)
 	PL_TRY(syscall(SYS_close_range, 5, ~0U, 0), "close_range", NULL);
 }
 
-static void reset_signals(void)
+/*
+ * What the supervisor prepares for the payload, which inherits it: the
+ * default disposition of every signal (an ignored one would stay
+ * ignored across exec), an empty capability bounding set (dropped while
+ * the supervisor still holds CAP_SETPCAP; quietly skipped where it never
+ * did, an unprivileged runner in degraded mode), and the Landlock
+ * ruleset, which the payload enforces at its turn.  Done before a spare
+ * waits for its request, so that a run on a spare does not wait for
+ * them; they depend on nothing of the request.
+ */
+static void prepare_payload_layers(struct sbx_plan *p)
 {
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-	sigset_t none;
+	/* The kernel's struct sigaction, through the raw call: glibc's
+	 * sigaction refuses its own signals (32 and 33), which an ignoring
+	 * runner would otherwise pass on ignored. */
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		uint64_t mask;
+	} dfl = {.handler = SIG_DFL};
 
-	/* Ignored signals stay ignored across exec: give the program
-	 * defaults, and an empty mask. */
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
-			sigaction(s, &dfl, NULL);
+			syscall(SYS_rt_sigaction, s, &dfl, NULL,
+				sizeof(dfl.mask));
+	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	p->landlock_fd = p->landlock_abi > 0 ? make_landlock_ruleset(p) : -1;
+}
+
+/* The dispositions are the supervisor's defaults: the mask is left. */
+static void reset_signal_mask(void)
+{
+	sigset_t none;
+
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -534,11 +686,8 @@ static void drop_privileges(const struct sbx_plan *p)
 		.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct none[2] = {{0}};
 
-	/* No capability survives, not even in the bounding set: dropped
-	 * while we still hold CAP_SETPCAP (quietly skipped where we never
-	 * did, an unprivileged runner in degraded mode). */
-	for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
-		prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	/* No capability survives (the bounding set is already empty:
+	 * prepare_payload_layers). */
 	if (p->switch_uid) {
 		if (p->set_groups)
 			PL_TRY(drop_groups(), "setgroups", NULL);
@@ -602,11 +751,12 @@ static void payload_main(const struct sbx_plan *p)
 		if (p->mode == SBX_MODE_DEGRADED && !p->switch_uid)
 			PL_TRY(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
 			       "prctl NO_NEW_PRIVS", NULL);
-		apply_landlock(p);
+		PL_TRY(syscall(SYS_landlock_restrict_self, p->landlock_fd, 0),
+		       "landlock_restrict_self", NULL);
 	}
 	set_rlimits(p);
 	setup_fds(p, &st, &notif);
-	reset_signals();
+	reset_signal_mask();
 	drop_privileges(p);
 	if (getppid() != parent)
 		_exit(127);
@@ -638,6 +788,9 @@ static pid_t start_payload(const struct sbx_plan *p)
 
 /* ---- the supervisor ---- */
 
+/* The degraded mode's killer (see kill_all) while it runs, else 0. */
+static pid_t killer_pid;
+
 /* Kills every process of the run but the supervisor. */
 static void kill_all(const struct sbx_plan *p, pid_t payload)
 {
@@ -651,10 +804,14 @@ static void kill_all(const struct sbx_plan *p, pid_t payload)
 		return;
 	}
 	kill(-payload, SIGKILL);
-	if (p->kill_as_uid) {
+	if (p->kill_as_uid && killer_pid == 0) {
 		/* kill(-1) as the run's own uid reaches every process of the
-		 * run, daemons that left the session included. */
+		 * run, daemons that left the session included.  One killer at
+		 * a time: on a loaded machine a new one every round would
+		 * keep a child alive for ever. */
 		pid_t killer = sbx_raw_clone(0, NULL);
+		if (killer > 0)
+			killer_pid = killer;
 		if (killer == 0) {
 			if (set_gid(p->gid) < 0 || set_uid(p->uid) < 0)
 				_exit(1);
@@ -671,7 +828,7 @@ static void kill_all(const struct sbx_plan *p, pid_t payload)
 		buf[n] = '\0';
 		for (char *s = buf; *s;) {
 			long pid = strtol(s, &s, 10);
-			if (pid > 0)
+			if (pid > 0 && pid != killer_pid)
 				kill((pid_t)pid, SIGKILL);
 			while (*s == ' ')
 				s++;
@@ -699,6 +856,8 @@ static int reap(pid_t payload, struct sbx_msg *done)
 			done->saw_sigxcpu = 1;
 		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ)
 			done->saw_sigxfsz = 1;
+		if (pid == killer_pid)
+			killer_pid = 0;
 		if (pid == payload) {
 			done->wstatus = status;
 			done->payload_reaped = 1;
@@ -748,7 +907,8 @@ static void supervise(const struct sbx_plan *p, pid_t payload, int sfd,
 		if (killing) {
 			kill_all(p, payload);
 			if (++rounds > 500) {
-				done->leftovers = count_children();
+				done->leftovers = count_children() -
+						  (killer_pid > 0);
 				return;
 			}
 		}
@@ -807,7 +967,7 @@ static void own_fds(struct sbx_plan *p)
 {
 	int *fds[] = {&p->ctl_r, &p->st_w, &p->out_w, &p->err_w,
 		      &p->notif_child};
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int null;
 
 	for (size_t i = 0; i < 5; i++)
 		if ((*fds[i] = fcntl(*fds[i], F_DUPFD_CLOEXEC, 64)) < 0)
@@ -817,8 +977,14 @@ static void own_fds(struct sbx_plan *p)
 			_exit(127);
 		else
 			*fds[i] = 3 + i;
+	/* Opened only now: opened first, it could have landed on 3..7 (a
+	 * hole another thread's run left in the table) and been replaced
+	 * by one of the pipes above - which 0-2 would then keep open, and
+	 * the runner would wait a second for the EOF of its output. */
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	for (int fd = 0; fd < 3 && null >= 0; fd++)
-		dup2(null, fd);
+		if (fd != null)
+			dup2(null, fd);
 	syscall(SYS_close_range, 8, ~0U, 0);
 }
 
@@ -829,7 +995,7 @@ void sbx_supervisor_main(const struct sbx_plan *plan)
 	struct sbx_msg done = {0};
 	sigset_t chld;
 	pid_t payload;
-	int sfd, file_uid, c;
+	int sfd, file_uid;
 
 	own_fds(&local);
 	setsid();
@@ -848,11 +1014,16 @@ void sbx_supervisor_main(const struct sbx_plan *plan)
 		       NULL);
 		file_uid = p->switch_uid ? (int)p->uid : -1;
 	}
+	prepare_payload_layers(&local);
+	if (p->spare) {
+		send_msg(p, &(struct sbx_msg){.type = SBX_MSG_SPARE});
+		receive_request(&local);
+	}
 	write_files(p, p->workdir, (uid_t)file_uid,
 		    p->mode == SBX_MODE_NS ? SBX_INSIDE_UID : p->gid);
+	/* The payload starts at once: the runner starts its clock when it
+	 * reads this, and a 'K' it sends meanwhile is read by supervise. */
 	send_msg(p, &(struct sbx_msg){.type = SBX_MSG_READY});
-	if ((c = ctl_read(p)) != SBX_CTL_GO)
-		finish(p, &done);
 	PL_TRY(payload = start_payload(p), "clone", "payload");
 	close(p->out_w);
 	close(p->err_w);

@@ -11,6 +11,9 @@
  *   files.c    host-side file work that never follows a symlink
  *   capture.c  head + tail output capture and UTF-8 clean-up
  *   request.c  the JSON request, limits, and the runtime effect provider
+ *   pool.c     the warm pool: one spare supervisor whose namespaces and
+ *              root are built ahead by a background thread, for exactly
+ *              one run, and the request it is handed
  */
 #ifndef SUTRA_SANDBOX_INTERNAL_H
 #define SUTRA_SANDBOX_INTERNAL_H
@@ -68,9 +71,11 @@ enum sbx_mode {
 /* What the supervisor tells the runner over the status pipe.  Fixed size
  * and below PIPE_BUF, so each message is one atomic write. */
 enum sbx_msg_type {
-	SBX_MSG_READY = 1,  /* layers up, files written: waiting for 'G' */
+	SBX_MSG_READY = 1,  /* layers up, files written: the payload starts */
 	SBX_MSG_ERROR,      /* a set-up step failed (what, err_no) */
 	SBX_MSG_DONE,       /* payload and every other process reaped */
+	SBX_MSG_SPARE,      /* a spare's namespace is built: waiting for
+			       its request (struct sbx_wire) */
 };
 
 enum sbx_stage {
@@ -96,11 +101,15 @@ struct sbx_msg {
 
 /* Control bytes from the runner to the supervisor. */
 #define SBX_CTL_MAPPED 'M'  /* uid/gid maps written (NS mode) */
-#define SBX_CTL_GO 'G'      /* start the payload */
 #define SBX_CTL_KILL 'K'    /* kill every process of the run now */
 #define SBX_CTL_DONE 'D'    /* collected: exit */
 
 #define SBX_INSIDE_UID 1000     /* the payload's uid inside the userns */
+/* NS mode: the directory of the private mount namespace that the new
+ * root's tmpfs is mounted on before the pivot.  Only the namespace sees
+ * the mount, so nothing is made on the host (and nothing is left there
+ * when the runner is killed). */
+#define SBX_NS_ROOT "/tmp"
 #define SBX_MAX_RLIMITS 12
 
 /*
@@ -110,10 +119,13 @@ struct sbx_msg {
  */
 struct sbx_plan {
 	int mode;
+	int spare;                  /* NS mode: build the namespace, then
+				       wait for the request's part of the
+				       plan on ctl_r (struct sbx_wire) */
 	/* supervisor side of the pipes */
 	int ctl_r, st_w, out_w, err_w, notif_child;
 
-	const char *host_workdir;   /* W: the host work dir */
+	const char *ns_root;        /* NS mode: where the new root is built */
 	const char *workdir;        /* the payload's work dir: "/work" or W */
 	const char *tmpfs_opts;     /* options of the work dir tmpfs */
 
@@ -140,13 +152,114 @@ struct sbx_plan {
 	int n_rlimits;
 	int landlock_abi;           /* 0: not available */
 	int landlock_net;           /* deny TCP bind/connect (no netns) */
+	int landlock_fd;            /* the supervisor's ruleset for the
+				       payload (child.c sets it) */
 	const struct sock_fprog *filter;
 	int kill_as_uid;            /* degraded root: kill(-1) as uid */
+};
+
+/*
+ * The part of a plan that depends on the request, as a spare supervisor
+ * receives it on its control socket: this head, then the filter's
+ * instructions, then exe, argv and envp as NUL-terminated strings, then
+ * per file a uint64_t length, a uint32_t executable flag, the path with
+ * its NUL and the data.  Everything else of the plan (ids, work dir
+ * tmpfs, pipes) was fixed when the spare was built.
+ */
+#define SBX_WIRE_MAGIC 0x57584253u      /* "SBXW" */
+#define SBX_WIRE_MAX (4u << 20)         /* whole message */
+#define SBX_WIRE_MAX_STRS 4096          /* argv + envp */
+#define SBX_WIRE_MAX_FILES 1024
+
+struct sbx_wire {
+	uint32_t magic;
+	uint32_t len;                 /* the whole message, head included */
+	uint32_t n_argv, n_envp, n_files, filter_len;
+	int32_t landlock_abi, landlock_net, n_rlimits;
+	struct {
+		int32_t resource;
+		uint64_t cur, max;
+	} rlimits[SBX_MAX_RLIMITS];
 };
 
 /* The supervisor's main: never returns. */
 void sbx_supervisor_main(const struct sbx_plan *plan)
 	__attribute__((noreturn));
+
+/* A supervisor just cloned, and the runner's ends of its pipes
+ * (non-blocking but ctl; -1 when closed). */
+struct sbx_super {
+	pid_t pid;
+	int pidfd;
+	int out, err, status, notif, ctl;
+};
+
+/*
+ * Makes the pipes of plan (filling its fd fields), clones its supervisor
+ * (with every namespace in NS mode) and, in NS mode, writes the uid/gid
+ * maps - as root the supervisor is init_uid and the payload uid on the
+ * host, else both are the caller - and lets it go on ('M').  Returns 0,
+ * or -1 with why filled and nothing left open or running; *ns_failed
+ * says the kernel refused the namespaces.  Any thread may call it; the
+ * supervisor dies with the calling thread (PDEATHSIG).
+ */
+int sbx_super_start(struct sbx_plan *plan, int root, uid_t uid,
+		    uid_t init_uid, struct sbx_super *s, int *ns_failed,
+		    char *why, size_t why_len);
+
+/* Closes the runner's ends, kills the supervisor (and with it, in NS
+ * mode, everything in its pid namespace) and reaps it. */
+void sbx_super_end(struct sbx_super *s);
+
+/* The request-independent part of an NS-mode plan: mode, root, work
+ * dir and its tmpfs (options formatted into opts, which p borrows), the
+ * ids inside, Landlock.  The spare and the cold run share it. */
+void sbx_plan_ns(struct sbx_plan *p, int root,
+		 const struct sandbox_limits *l, char *opts, size_t opts_len);
+
+/* The kernel's Landlock ABI version, 0 without it (cached). */
+int sbx_landlock_abi(void);
+
+/* A per-run pair of host uids: the payload's and (NS mode) the
+ * supervisor's; for a non-root runner both are its own. */
+void sbx_pick_uids(int *root, uid_t *uid, uid_t *init_uid);
+
+/* ---- the warm pool (pool.c) ---- */
+
+/* A spare: a supervisor whose namespace is built, for one run. */
+struct sbx_spare {
+	struct sbx_super sup;
+	uid_t uid, init_uid;          /* as sbx_pick_uids */
+};
+
+/*
+ * Hands the spare over to the caller (who owns it from then on, to end
+ * with sbx_super_end) when the pool is on in this process, one is ready
+ * and it fits limits (its work dir tmpfs is the default size).  Returns
+ * 1 when taken, 0 when the run must build its own.
+ */
+int sbx_pool_take(const struct sandbox_limits *limits,
+		  struct sbx_spare *spare);
+
+/* Takes over the reaping of a supervisor that was sent SIGKILL, and its
+ * pidfd (closed after), when the pool is on in this process: 1, else 0
+ * and the caller reaps. */
+int sbx_pool_reap_later(pid_t pid, int pidfd);
+
+/* An NS-mode run ended: from now on keep a spare ready (starts the
+ * builder thread on the first call). */
+void sbx_pool_run_done(void);
+
+/* The request's part of plan as a struct sbx_wire message (new buffer,
+ * caller frees).  Returns 0, 1 when it does not fit a spare (too large,
+ * too many strings or files), -1 when out of memory. */
+int sbx_wire_encode(const struct sbx_plan *plan, char **msg, size_t *len);
+
+/* Non-zero when plan's request, with a filter of filter_len
+ * instructions, makes a message of at most max bytes (and SBX_WIRE_MAX)
+ * within the string and file counts. */
+int sbx_wire_fits(const struct sbx_plan *plan, size_t filter_len,
+		  size_t max);
 
 /* clone(2) without glibc's fork machinery (the runner may be
  * multi-threaded): a copy-on-write child, like fork.  pidfd may be NULL. */

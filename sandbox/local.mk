@@ -9,7 +9,8 @@ libsutracore_la_SOURCES += \
 	sandbox/runner.c \
 	sandbox/files.c \
 	sandbox/capture.c \
-	sandbox/request.c
+	sandbox/request.c \
+	sandbox/pool.c
 sutra_SOURCES += core/cmd_sandbox.c
 
 # The hostile programs the attack tests run inside the sandbox.  Built
@@ -26,6 +27,10 @@ check_PROGRAMS += t/6002-sandbox-unit.t
 t_6002_sandbox_unit_t_SOURCES = t/6002-sandbox-unit.c
 t_6002_sandbox_unit_t_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS) -I$(top_srcdir)/t
 t_6002_sandbox_unit_t_LDADD = libsutracore.la $(DEP_LIBS)
+check_PROGRAMS += t/6003-sandbox-pool.t
+t_6003_sandbox_pool_t_SOURCES = t/6003-sandbox-pool.c
+t_6003_sandbox_pool_t_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS) -I$(top_srcdir)/t
+t_6003_sandbox_pool_t_LDADD = libsutracore.la $(DEP_LIBS)
 
 SANDBOX_TESTS = \
 	t/6001-sandbox-cli.t \

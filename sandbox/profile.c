@@ -131,9 +131,17 @@ static int add_socket_rules(scmp_filter_ctx ctx, const struct sbx_profile *p,
 	for (size_t c = (p->flags & SBX_PROFILE_NO_SOCKET) ? 1 : 0; c < 2;
 	     c++) {
 		int nr = seccomp_syscall_resolve_name(calls[c]);
-		/* Families up to 63 (AF_MAX is 46): above, the kernel says
-		 * EAFNOSUPPORT on its own. */
-		for (unsigned family = 0; family < 64; family++) {
+		/* Every family allowed is at most AF_INET6 (10): one
+		 * unsigned 64-bit comparison refuses all larger values (the
+		 * kernel reads an int; a value with its upper half set is
+		 * larger too, and refused), single ones the few below.
+		 * Fewer rules: the filter compiles in half the time and is
+		 * a quarter shorter. */
+		unsigned top = netns ? AF_INET6 : AF_UNIX;
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1,
+				     SCMP_A0_64(SCMP_CMP_GT, top)) < 0)
+			return -1;
+		for (unsigned family = 0; family < top; family++) {
 			if (family == AF_UNIX ||
 			    (netns && (family == AF_INET || family == AF_INET6)))
 				continue;
@@ -252,6 +260,15 @@ static int compile(const struct sbx_profile *p, int netns,
 
 	if (!ctx)
 		return err_set(err, SUTRA_ENOMEM, "seccomp_init failed");
+	/* A binary tree of syscall numbers, not a chain of comparisons:
+	 * the kernel runs the filter over every syscall number when it
+	 * loads it (its constant-action cache), which costs ~250 us per
+	 * run with the chain. */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0) {
+		err_set(err, SUTRA_ERUNTIME, "seccomp profile '%s': cannot "
+			"optimize the filter", p->name);
+		goto out;
+	}
 	/* Any other architecture (i386 int 0x80, x32) is killed, named. */
 	if (add_rules(ctx, p, netns, SCMP_ACT_NOTIFY, &bad) < 0) {
 		err_set(err, SUTRA_ERUNTIME,

@@ -2,18 +2,20 @@
  * runner.c - sandbox_exec: one run from spec to verdict.
  *
  * The runner prepares a plan (paths, argv, envp, rlimits, the compiled
- * filter) so that its children never allocate, makes the host work dir,
- * clones the supervisor (with every namespace in NS mode), writes its
- * uid/gid maps, and then lives in one poll loop over the payload's stdout
- * and stderr pipes, the supervisor's status pipe and pidfd, a timerfd,
- * and the seccomp notification listener the payload hands over.  At the
+ * filter) so that its children never allocate, makes a host work dir
+ * where one is needed (degraded mode, --keep), starts the supervisor -
+ * a spare from the warm pool (pool.c) when one fits, else a clone with
+ * every namespace in NS mode and its uid/gid maps - and then lives in
+ * one poll loop over the payload's stdout and stderr pipes, the
+ * supervisor's status pipe and pidfd, a timerfd, and the seccomp
+ * notification listener the payload hands over.  At the
  * deadline, at the output cap or on a forbidden syscall it has the
  * supervisor kill the whole tree (and kills the supervisor - and with it
  * the pid namespace - if that takes more than a second).  When the
  * supervisor reports everything reaped, the runner reads the files to
  * collect through /proc/PID/root (the work dir is a tmpfs only the
- * namespace sees), lets the supervisor go, removes the work dir and
- * writes the verdict.
+ * namespace sees), lets the supervisor go, removes the host work dir if
+ * it made one, and writes the verdict.
  *
  * When the kernel refuses the namespaces, or the namespace set-up fails
  * before the payload started, the run is retried in degraded mode and the
@@ -67,7 +69,8 @@ struct run {
 	int root;                     /* the runner is uid 0 */
 	uid_t uid;                    /* the payload's uid on the host */
 	uid_t init_uid;               /* NS mode: the supervisor's host uid */
-	char *workdir;                /* W on the host */
+	char *workdir;                /* W on the host: degraded mode and
+					 --keep only, else NULL */
 	char *exe_name;               /* argv[0] resolved, or NULL */
 	char **envp;
 	struct sandbox_file *files;
@@ -88,6 +91,7 @@ struct run {
 	enum phase phase;
 	struct sbx_capture out, err;
 	int64_t t_go, t_end;
+	int warm;                     /* on a spare from the pool */
 	int got_done, x_dead, ns_failed;
 	int timed_out, output_limit, violation, we_killed;
 	char syscall[64];
@@ -103,7 +107,7 @@ struct run {
 
 static _Atomic int landlock_abi_cache = -1;
 
-static int landlock_abi(void)
+int sbx_landlock_abi(void)
 {
 	int abi = atomic_load(&landlock_abi_cache);
 
@@ -166,20 +170,19 @@ static int make_workdir(struct run *r, struct sutra_err *err)
 	return r->workdir ? 0 : -1;
 }
 
-static int pick_uids(struct run *r)
+void sbx_pick_uids(int *root, uid_t *uid, uid_t *init_uid)
 {
 	uint16_t slot = 0;
 
-	r->root = geteuid() == 0;
-	if (!r->root) {
-		r->uid = r->init_uid = geteuid();
-		return 0;
+	*root = geteuid() == 0;
+	if (!*root) {
+		*uid = *init_uid = geteuid();
+		return;
 	}
 	if (getrandom(&slot, sizeof(slot), 0) != sizeof(slot))
 		slot = (uint16_t)(getpid() ^ now_ns());
-	r->uid = SBX_UID_BASE + 2 * (slot % SBX_UID_SLOTS);
-	r->init_uid = r->uid + 1;
-	return 0;
+	*uid = SBX_UID_BASE + 2 * (slot % SBX_UID_SLOTS);
+	*init_uid = *uid + 1;
 }
 
 static void set_error(struct run *r, const char *fmt, ...)
@@ -297,6 +300,26 @@ static void plan_rlimits(struct sbx_plan *p, const struct sandbox_limits *l)
 	add_rlimit(p, RLIMIT_NICE, 0, 0);
 }
 
+void sbx_plan_ns(struct sbx_plan *p, int root,
+		 const struct sandbox_limits *l, char *opts, size_t opts_len)
+{
+	p->mode = SBX_MODE_NS;
+	p->ns_root = SBX_NS_ROOT;
+	p->workdir = "/work";
+	snprintf(opts, opts_len,
+		 "size=%llu,nr_inodes=%llu,mode=0700,uid=%d,gid=%d",
+		 (unsigned long long)l->workdir_bytes,
+		 (unsigned long long)l->workdir_inodes, SBX_INSIDE_UID,
+		 SBX_INSIDE_UID);
+	p->tmpfs_opts = opts;
+	p->switch_uid = 1;
+	p->set_groups = root;
+	p->uid = p->gid = SBX_INSIDE_UID;
+	p->init_uid = p->init_gid = root ? 0 : SBX_INSIDE_UID;
+	p->landlock_abi = sbx_landlock_abi();
+	p->landlock_net = 0;
+}
+
 static int plan_attempt(struct run *r, int mode, struct sutra_err *err)
 {
 	struct sbx_plan *p = &r->plan;
@@ -304,17 +327,21 @@ static int plan_attempt(struct run *r, int mode, struct sutra_err *err)
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	p->mode = mode;
-	p->host_workdir = r->workdir;
-	p->workdir = inside;
+	if (mode == SBX_MODE_NS) {
+		sbx_plan_ns(p, r->root, &r->spec->limits, r->tmpfs_opts,
+			    sizeof(r->tmpfs_opts));
+	} else {
+		p->mode = mode;
+		p->workdir = inside;
+		p->switch_uid = p->set_groups = p->kill_as_uid = r->root;
+		p->uid = p->gid = r->uid;
+	}
 	p->files = r->files;
 	p->n_files = r->n_files;
 	p->argv = r->spec->argv;
 	p->landlock_abi = r->landlock_abi;
 	p->landlock_net = mode == SBX_MODE_DEGRADED;
-	if (sbx_filter_get(r->profile, mode == SBX_MODE_NS, &p->filter,
-			   err) < 0 ||
-	    (rc = resolve_exe(r, inside, err)) < 0)
+	if ((rc = resolve_exe(r, inside, err)) < 0)
 		return -1;
 	if (rc > 0)
 		return 1;
@@ -323,21 +350,6 @@ static int plan_attempt(struct run *r, int mode, struct sutra_err *err)
 	p->exe = r->exe;
 	p->envp = r->envp;
 	plan_rlimits(p, &r->spec->limits);
-	snprintf(r->tmpfs_opts, sizeof(r->tmpfs_opts),
-		 "size=%llu,nr_inodes=%llu,mode=0700,uid=%d,gid=%d",
-		 (unsigned long long)r->spec->limits.workdir_bytes,
-		 (unsigned long long)r->spec->limits.workdir_inodes,
-		 SBX_INSIDE_UID, SBX_INSIDE_UID);
-	p->tmpfs_opts = r->tmpfs_opts;
-	if (mode == SBX_MODE_NS) {
-		p->switch_uid = 1;
-		p->set_groups = r->root;
-		p->uid = p->gid = SBX_INSIDE_UID;
-		p->init_uid = p->init_gid = r->root ? 0 : SBX_INSIDE_UID;
-	} else {
-		p->switch_uid = p->set_groups = p->kill_as_uid = r->root;
-		p->uid = p->gid = r->uid;
-	}
 	return 0;
 }
 
@@ -359,24 +371,24 @@ static int write_proc(pid_t pid, const char *file, const char *text)
 /* The supervisor is the namespace's root, mapped to an unprivileged host
  * uid; the payload is uid 1000 inside, another one outside.  An
  * unprivileged runner can map only itself. */
-static int write_maps(struct run *r)
+static int write_maps(pid_t pid, int root, uid_t uid, uid_t init_uid)
 {
 	char map[128];
 
-	if (r->root) {
-		snprintf(map, sizeof(map), "0 %u 1\n%d %u 1\n", r->init_uid,
-			 SBX_INSIDE_UID, r->uid);
-		if (write_proc(r->xpid, "uid_map", map) < 0 ||
-		    write_proc(r->xpid, "gid_map", map) < 0)
+	if (root) {
+		snprintf(map, sizeof(map), "0 %u 1\n%d %u 1\n", init_uid,
+			 SBX_INSIDE_UID, uid);
+		if (write_proc(pid, "uid_map", map) < 0 ||
+		    write_proc(pid, "gid_map", map) < 0)
 			return -1;
 		return 0;
 	}
-	snprintf(map, sizeof(map), "%d %u 1\n", SBX_INSIDE_UID, r->uid);
-	if (write_proc(r->xpid, "setgroups", "deny") < 0 ||
-	    write_proc(r->xpid, "uid_map", map) < 0)
+	snprintf(map, sizeof(map), "%d %u 1\n", SBX_INSIDE_UID, uid);
+	if (write_proc(pid, "setgroups", "deny") < 0 ||
+	    write_proc(pid, "uid_map", map) < 0)
 		return -1;
 	snprintf(map, sizeof(map), "%d %u 1\n", SBX_INSIDE_UID, getegid());
-	return write_proc(r->xpid, "gid_map", map);
+	return write_proc(pid, "gid_map", map);
 }
 
 static void close_fd(int *fd)
@@ -384,6 +396,110 @@ static void close_fd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
+}
+
+static void close_pair(int fds[2])
+{
+	close_fd(&fds[0]);
+	close_fd(&fds[1]);
+}
+
+static int nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+void sbx_super_end(struct sbx_super *s)
+{
+	int status;
+
+	/* EOF on its control socket lets a waiting supervisor go; the kill
+	 * takes it (and its pid namespace) wherever it is. */
+	close_fd(&s->ctl);
+	if (s->pid > 0) {
+		/* Not yet reaped, so the pid is still ours. */
+		if (s->pidfd < 0 ||
+		    syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL,
+			    0) < 0)
+			kill(s->pid, SIGKILL);
+		while (waitpid(s->pid, &status, __WALL) < 0 && errno == EINTR)
+			;
+		s->pid = 0;
+	}
+	close_fd(&s->pidfd);
+	close_fd(&s->out);
+	close_fd(&s->err);
+	close_fd(&s->status);
+	close_fd(&s->notif);
+}
+
+int sbx_super_start(struct sbx_plan *plan, int root, uid_t uid,
+		    uid_t init_uid, struct sbx_super *s, int *ns_failed,
+		    char *why, size_t why_len)
+{
+	int out[2] = {-1, -1}, errp[2] = {-1, -1}, st[2] = {-1, -1};
+	int ctl[2] = {-1, -1}, notif[2] = {-1, -1};
+	int ns = plan->mode == SBX_MODE_NS;
+
+	*s = (struct sbx_super){.pidfd = -1, .out = -1, .err = -1,
+				.status = -1, .notif = -1, .ctl = -1};
+	*ns_failed = 0;
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    pipe2(st, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notif) < 0) {
+		snprintf(why, why_len, "pipes for the run: %s",
+			 strerror(errno));
+		close_pair(out);
+		close_pair(errp);
+		close_pair(st);
+		close_pair(ctl);
+		close_pair(notif);
+		return -1;
+	}
+	plan->ctl_r = ctl[1];
+	plan->st_w = st[1];
+	plan->out_w = out[1];
+	plan->err_w = errp[1];
+	plan->notif_child = notif[1];
+	s->out = out[0];
+	s->err = errp[0];
+	s->status = st[0];
+	s->notif = notif[0];
+	s->ctl = ctl[0];
+	s->pid = sbx_raw_clone(ns ? NS_FLAGS : 0, &s->pidfd);
+	if (s->pid == 0)
+		sbx_supervisor_main(plan);
+	close(out[1]);
+	close(errp[1]);
+	close(st[1]);
+	close(ctl[1]);
+	close(notif[1]);
+	if (s->pid < 0) {
+		*ns_failed = ns;
+		snprintf(why, why_len, "clone%s: %s",
+			 ns ? " with namespaces" : "", strerror(errno));
+		s->pid = 0;
+		sbx_super_end(s);
+		return -1;
+	}
+	nonblock(s->out);
+	nonblock(s->err);
+	nonblock(s->status);
+	nonblock(s->notif);
+	if (ns) {
+		if (write_maps(s->pid, root, uid, init_uid) < 0) {
+			*ns_failed = 1;
+			snprintf(why, why_len, "write uid/gid maps: %s",
+				 strerror(errno));
+			sbx_super_end(s);
+			return -1;
+		}
+		send(s->ctl, &(char){SBX_CTL_MAPPED}, 1, MSG_NOSIGNAL);
+	}
+	return 0;
 }
 
 static void arm_timer(struct run *r, int64_t ms)
@@ -396,84 +512,135 @@ static void arm_timer(struct run *r, int64_t ms)
 	timerfd_settime(r->fds[FD_TIMER].fd, 0, &its, NULL);
 }
 
-static int nonblock(int fd)
+/* The run's fds and ids from a started supervisor (or a spare). */
+static void adopt(struct run *r, const struct sbx_super *s)
 {
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	r->xpid = s->pid;
+	r->fds[FD_OUT].fd = s->out;
+	r->fds[FD_ERR].fd = s->err;
+	r->fds[FD_STATUS].fd = s->status;
+	r->fds[FD_NOTIF].fd = s->notif;
+	r->fds[FD_PIDFD].fd = s->pidfd;
+	r->ctl = s->ctl;
+	for (int i = 0; i < N_FDS; i++)
+		r->fds[i].events = POLLIN;
+	arm_timer(r, SETUP_TIMEOUT_MS);
 }
 
 /*
- * Makes the pipes and sockets, clones the supervisor and, in NS mode,
- * maps its ids.  Returns 0, or -1 with r->error set; r->ns_failed when
- * the kernel refused the namespaces.
+ * Clones the supervisor and, in NS mode, maps its ids.  Returns 0, or -1
+ * with r->error set; r->ns_failed when the kernel refused the namespaces.
  */
-static void close_pair(int fds[2])
-{
-	close_fd(&fds[0]);
-	close_fd(&fds[1]);
-}
-
 static int start(struct run *r)
 {
-	int out[2] = {-1, -1}, errp[2] = {-1, -1}, st[2] = {-1, -1};
-	int ctl[2] = {-1, -1}, notif[2] = {-1, -1};
-	int pidfd = -1;
-	unsigned long flags = r->mode == SBX_MODE_NS ? NS_FLAGS : 0;
+	struct sbx_super s;
+	char why[256];
 
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    pipe2(st, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notif) < 0) {
-		set_error(r, "pipes for the run: %s", strerror(errno));
-		close_pair(out);
-		close_pair(errp);
-		close_pair(st);
-		close_pair(ctl);
-		close_pair(notif);
+	if (sbx_super_start(&r->plan, r->root, r->uid, r->init_uid, &s,
+			    &r->ns_failed, why, sizeof(why)) < 0) {
+		set_error(r, "%s", why);
 		return -1;
 	}
-	r->plan.ctl_r = ctl[1];
-	r->plan.st_w = st[1];
-	r->plan.out_w = out[1];
-	r->plan.err_w = errp[1];
-	r->plan.notif_child = notif[1];
-	r->fds[FD_OUT].fd = out[0];
-	r->fds[FD_ERR].fd = errp[0];
-	r->fds[FD_STATUS].fd = st[0];
-	r->fds[FD_NOTIF].fd = notif[0];
-	r->ctl = ctl[0];
-	r->xpid = sbx_raw_clone(flags, &pidfd);
-	if (r->xpid == 0)
-		sbx_supervisor_main(&r->plan);
-	close(out[1]);
-	close(errp[1]);
-	close(st[1]);
-	close(ctl[1]);
-	close(notif[1]);
-	if (r->xpid < 0) {
-		r->ns_failed = r->mode == SBX_MODE_NS;
-		set_error(r, "clone%s: %s",
-			  r->mode == SBX_MODE_NS ? " with namespaces" : "",
-			  strerror(errno));
-		return -1;
-	}
-	r->fds[FD_PIDFD].fd = pidfd;
-	for (int i = 0; i < N_FDS; i++)
-		r->fds[i].events = POLLIN;
-	nonblock(out[0]);
-	nonblock(errp[0]);
-	nonblock(st[0]);
-	nonblock(notif[0]);
-	arm_timer(r, SETUP_TIMEOUT_MS);
-	if (r->mode == SBX_MODE_NS) {
-		if (write_maps(r) < 0) {
-			r->ns_failed = 1;
-			set_error(r, "write uid/gid maps: %s", strerror(errno));
+	adopt(r, &s);
+	return 0;
+}
+
+static int send_all(int fd, const char *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
 			return -1;
-		}
-		send(r->ctl, &(char){SBX_CTL_MAPPED}, 1, MSG_NOSIGNAL);
+		buf += w;
+		n -= (size_t)w;
 	}
+	return 0;
+}
+
+/*
+ * Runs on a spare from the pool when one fits: takes it, hands it the
+ * request and adopts it.  Returns 0 when the run is on a spare, 1 when
+ * it must start its own supervisor, -1 when out of memory.
+ */
+/* The seccomp filter of the run's profile: compiled on the first run of
+ * a process that uses it (~0.6 ms), then cached. */
+static int plan_filter(struct run *r, struct sutra_err *err)
+{
+	return sbx_filter_get(r->profile, r->mode == SBX_MODE_NS,
+			      &r->plan.filter, err);
+}
+
+static int start_warm(struct run *r, struct sutra_err *err)
+{
+	struct sbx_spare spare;
+	char *msg = NULL;
+	size_t len = 0;
+	int rc;
+
+	/* A kept work dir is copied out of the run's tmpfs: cold runs only,
+	 * so that the spare needs no host dir. */
+	if (r->spec->keep || !sbx_pool_take(&r->spec->limits, &spare))
+		return 1;
+	if (plan_filter(r, err) < 0 ||
+	    (rc = sbx_wire_encode(&r->plan, &msg, &len)) < 0) {
+		sbx_super_end(&spare.sup);
+		return err->code ? -1 : err_set(err, SUTRA_ENOMEM,
+						"out of memory");
+	}
+	if (rc == 0)
+		rc = send_all(spare.sup.ctl, msg, len);
+	free(msg);
+	if (rc != 0) {
+		/* Too large for a spare, or the spare is gone (killed by
+		 * someone): build our own. */
+		sbx_super_end(&spare.sup);
+		return 1;
+	}
+	r->uid = spare.uid;
+	r->init_uid = spare.init_uid;
+	r->warm = 1;
+	adopt(r, &spare.sup);
+	return 0;
+}
+
+/*
+ * A cold run in NS mode.  When its request is small, the supervisor is
+ * cloned first, in spare mode, and the filter is compiled and sent
+ * while it builds the namespace on the other CPU: the first run of a
+ * process (the whole CLI) does not wait for both in turn.  The message
+ * then fits the socket's buffer, so sending it never blocks on a
+ * supervisor still at its mounts.  A larger request goes with the
+ * clone, in the plan.  Returns 0 when started, 1 when not (r->error
+ * says why), -1 on a runtime error (err).
+ */
+#define SBX_WIRE_EARLY_MAX (64u << 10)
+
+static int start_cold_ns(struct run *r, struct sutra_err *err)
+{
+	char *msg = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!sbx_wire_fits(&r->plan, BPF_MAXINSNS, SBX_WIRE_EARLY_MAX)) {
+		if (plan_filter(r, err) < 0)
+			return -1;
+		return start(r) < 0 ? 1 : 0;
+	}
+	r->plan.spare = 1;
+	if (start(r) < 0)
+		return 1;
+	if (plan_filter(r, err) < 0)
+		return -1;
+	if ((rc = sbx_wire_encode(&r->plan, &msg, &len)) != 0)
+		return rc < 0 ? err_set(err, SUTRA_ENOMEM, "out of memory")
+			      : (set_error(r, "the request outgrew its "
+					   "estimate"), 1);
+	/* A supervisor that failed its set-up has closed the socket: the
+	 * poll loop reads why from the status pipe. */
+	send_all(r->ctl, msg, len);
+	free(msg);
 	return 0;
 }
 
@@ -604,7 +771,10 @@ static void on_status(struct run *r)
 		r->phase = PH_RUNNING;
 		r->t_go = now_ns();
 		arm_timer(r, r->spec->limits.wall_ms);
-		send(r->ctl, &(char){SBX_CTL_GO}, 1, MSG_NOSIGNAL);
+		break;
+	case SBX_MSG_SPARE:
+		/* A cold supervisor in spare mode: its namespace is up and
+		 * it reads the request we sent. */
 		break;
 	case SBX_MSG_ERROR:
 		m.what[sizeof(m.what) - 1] = '\0';
@@ -786,8 +956,19 @@ static void end_attempt(struct run *r)
 		if (!r->got_done)
 			syscall(SYS_pidfd_send_signal, r->fds[FD_PIDFD].fd,
 				SIGKILL, NULL, 0);
-		while (waitpid(r->xpid, &status, __WALL) < 0 && errno == EINTR)
-			;
+		/* Everything else of the run was reaped (DONE) and its files
+		 * read: the pool's builder may wait for the supervisor's
+		 * exit, which tears the namespaces down. */
+		if (r->got_done && r->fds[FD_PIDFD].fd >= 0 &&
+		    syscall(SYS_pidfd_send_signal, r->fds[FD_PIDFD].fd,
+			    SIGKILL, NULL, 0) == 0 &&
+		    sbx_pool_reap_later(r->xpid, r->fds[FD_PIDFD].fd)) {
+			r->fds[FD_PIDFD].fd = -1;
+		} else {
+			while (waitpid(r->xpid, &status, __WALL) < 0 &&
+			       errno == EINTR)
+				;
+		}
 		r->xpid = 0;
 	}
 	for (int i = 0; i < N_FDS; i++)
@@ -802,7 +983,7 @@ static int attempt(struct run *r, int mode, struct sutra_err *err)
 
 	r->mode = mode;
 	r->phase = PH_SETUP;
-	r->got_done = r->x_dead = r->ns_failed = 0;
+	r->got_done = r->x_dead = r->ns_failed = r->warm = 0;
 	r->timed_out = r->output_limit = r->violation = r->we_killed = 0;
 	r->t_go = r->t_end = 0;
 	r->error[0] = r->syscall[0] = '\0';
@@ -816,6 +997,11 @@ static int attempt(struct run *r, int mode, struct sutra_err *err)
 	if (sbx_capture_init(&r->out, r->spec->limits.capture_bytes) < 0 ||
 	    sbx_capture_init(&r->err, r->spec->limits.capture_bytes) < 0)
 		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	/* NS mode builds the work dir in its own mount namespace: a host
+	 * dir is needed only to run in (degraded) or to keep. */
+	if ((mode == SBX_MODE_DEGRADED || r->spec->keep) && !r->workdir &&
+	    make_workdir(r, err) < 0)
+		return -1;
 	if ((rc = plan_attempt(r, mode, err)) != 0)
 		return rc < 0 ? -1 : 0;
 	if (mode == SBX_MODE_DEGRADED && r->root &&
@@ -824,12 +1010,16 @@ static int attempt(struct run *r, int mode, struct sutra_err *err)
 			  strerror(errno));
 		return 0;
 	}
-	if (start(r) == 0) {
+	if (mode == SBX_MODE_NS && (rc = start_warm(r, err)) == 1)
+		rc = start_cold_ns(r, err);
+	else if (mode == SBX_MODE_DEGRADED)
+		rc = plan_filter(r, err) < 0 ? -1 : start(r) < 0 ? 1 : 0;
+	if (rc == 0) {
 		poll_loop(r);
 		after_payload(r);
 	}
 	end_attempt(r);
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- the verdict ---- */
@@ -951,6 +1141,7 @@ static cJSON *verdict_json(struct run *r)
 		cJSON_AddStringToObject(v, "degraded_reason",
 					r->degraded_reason);
 	cJSON_AddNumberToObject(v, "leftovers", r->done.leftovers);
+	cJSON_AddBoolToObject(v, "warm", r->warm);
 	cJSON_AddStringToObject(v, "profile", r->profile->name);
 	if (r->error[0])
 		cJSON_AddStringToObject(v, "error", r->error);
@@ -1099,9 +1290,9 @@ int sandbox_exec(const struct sandbox_spec *spec, cJSON **verdict,
 	if (check_spec(spec, err) < 0)
 		return -1;
 	r.profile = sbx_profile_find(spec->profile ? spec->profile : "shell");
-	r.landlock_abi = landlock_abi();
-	pick_uids(&r);
-	if (gather_files(&r, err) < 0 || make_workdir(&r, err) < 0)
+	r.landlock_abi = sbx_landlock_abi();
+	sbx_pick_uids(&r.root, &r.uid, &r.init_uid);
+	if (gather_files(&r, err) < 0)
 		goto out;
 	r.fds[FD_TIMER].fd = timerfd_create(CLOCK_MONOTONIC,
 					    TFD_CLOEXEC | TFD_NONBLOCK);
@@ -1116,6 +1307,8 @@ int sandbox_exec(const struct sandbox_spec *spec, cJSON **verdict,
 	if (!(*verdict = verdict_json(&r)))
 		err_set(err, SUTRA_ENOMEM, "out of memory");
 	rc = *verdict ? 0 : -1;
+	if (r.mode == SBX_MODE_NS)
+		sbx_pool_run_done();
 out:
 	if (rc < 0)
 		remove_workdir(&r);

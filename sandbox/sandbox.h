@@ -147,6 +147,22 @@ struct sandbox_confinement {
 int sandbox_confine_self(const struct sandbox_confinement *c,
 			 unsigned *layers, struct sutra_err *err);
 
+/*
+ * The warm pool (doc/sutra-sandbox.7, WARM POOL).  Once a process has
+ * made a run in namespace mode, a background thread keeps one spare
+ * sandbox ready - namespaces, root, /proc, /work and loopback built, no
+ * request yet - and the next run that fits it (namespace mode, default
+ * work dir size) takes it instead of building its own.  A spare serves
+ * exactly one run and dies with the process.  On unless
+ * SUTRA_SANDBOX_POOL=0; sandbox_pool_enable(0) turns it off for the
+ * process (and ends an idle spare), as the one-run CLI does.
+ */
+void sandbox_pool_enable(int on);
+
+/* Waits up to timeout_ms for a spare to be ready: 1 when one is, 0 when
+ * the pool is off, failed, or was too slow.  For benchmarks and tests. */
+int sandbox_pool_wait(int timeout_ms);
+
 /* Non-zero when name is a known profile. */
 int sandbox_profile_known(const char *name);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 
 #include "sandbox/internal.h"
 #include "tap.h"
+#include "util.h"
 
 static void test_capture(void)
 {
@@ -285,6 +287,55 @@ static void test_threads(void)
 	       "24 runs on 3 threads at once all ok");
 }
 
+/* Opens and closes low fds while another thread runs: the supervisor of
+ * a run then starts with holes in its fd table, which must not make it
+ * keep the run's output pipe open (the runner would wait a second for
+ * the EOF). */
+static atomic_int churn_stop;
+
+static void *fd_churn(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&churn_stop)) {
+		int fds[12];
+		for (int i = 0; i < 12; i++)
+			fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		for (int i = 0; i < 12; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
+	return NULL;
+}
+
+static void test_fd_holes(void)
+{
+	char *argv[] = {"/bin/true", NULL};
+	struct sandbox_spec spec = {.argv = argv};
+	int64_t slowest = 0;
+	int ok_runs = 0;
+	pthread_t th;
+
+	sandbox_limits_default(&spec.limits);
+	pthread_create(&th, NULL, fd_churn, NULL);
+	for (int i = 0; i < 60; i++) {
+		struct sutra_err err = {0};
+		cJSON *v = NULL;
+		int64_t t0 = now_ns(), dt;
+		if (sandbox_exec(&spec, &v, &err) == 0 &&
+		    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(v, "status")),
+			   "ok") == 0)
+			ok_runs++;
+		cJSON_Delete(v);
+		dt = now_ns() - t0;
+		slowest = dt > slowest ? dt : slowest;
+	}
+	atomic_store(&churn_stop, 1);
+	pthread_join(th, NULL);
+	is_int(ok_runs, 60, "60 runs while another thread churns fds all ok");
+	ok(slowest < 900000000, "... none waited for the drain grace "
+	   "(slowest %lld ms)", (long long)(slowest / 1000000));
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -296,6 +347,7 @@ int main(void)
 	test_files();
 	test_exec();
 	test_threads();
+	test_fd_holes();
 	done_testing();
 	return exit_status();
 }

@@ -6,8 +6,11 @@
  *   child.c    the processes of a run: the supervisor (pid-namespace
  *              init, or a subreaper in degraded mode) and the payload's
  *              layers up to exec; async-signal-safe only
- *   runner.c   sandbox_exec: the plan, the clone, the poll loop, the kill,
- *              the verdict
+ *   runner.c   sandbox_exec: the plan, the poll loop, the kill, the
+ *              verdict
+ *   super.c    the supervisor from outside: its namespace-mode plan,
+ *              uids and rlimits, its start (pipes, clone, uid/gid maps)
+ *              and its end
  *   files.c    host-side file work that never follows a symlink
  *   capture.c  head + tail output capture and UTF-8 clean-up
  *   request.c  the JSON request, limits, and the runtime effect provider
@@ -223,6 +226,14 @@ int sbx_landlock_abi(void);
 /* A per-run pair of host uids: the payload's and (NS mode) the
  * supervisor's; for a non-root runner both are its own. */
 void sbx_pick_uids(int *root, uid_t *uid, uid_t *init_uid);
+
+/* The payload's rlimits from the run's limits (CPU, address space,
+ * processes, file size, open files, stack, and zero or small for core,
+ * memlock, message queues, pending signals, priorities). */
+void sbx_plan_rlimits(struct sbx_plan *p, const struct sandbox_limits *l);
+
+/* close(*fd) if open; *fd becomes -1. */
+void sbx_close_fd(int *fd);
 
 /* ---- the warm pool (pool.c) ---- */
 

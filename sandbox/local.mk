@@ -7,6 +7,7 @@ libsutracore_la_SOURCES += \
 	sandbox/confine.c \
 	sandbox/child.c \
 	sandbox/runner.c \
+	sandbox/super.c \
 	sandbox/files.c \
 	sandbox/capture.c \
 	sandbox/request.c \

@@ -133,9 +133,9 @@ static const char *durability_name(int d)
  * Parameters are bound SQLITE_STATIC: every string bound here outlives the
  * statement's execution in the same function (state_stmt clears the
  * bindings before the statement is used again), so SQLite need not copy
- * it.  JSON is printed into a jtext on the caller's stack, which must
- * live until the statement has run; only a value too big for its buffer
- * is printed on the heap.
+ * it.  JSON is printed into a jtext on the stack of step_with_json,
+ * which runs the statement; only a value too big for its buffer is
+ * printed on the heap.
  */
 enum { JTEXT_INLINE = 480 };
 
@@ -200,6 +200,26 @@ static int step_done(struct state *st, sqlite3_stmt *s, const char *what,
 
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : state_fail(st, rc, what, err);
+}
+
+/* Binds JSON value a at parameter ia and, when ib is not 0, b at ib, then
+ * runs s as step_done does.  The printed texts live on this frame until
+ * the statement has run. */
+static int step_with_json(struct state *st, sqlite3_stmt *s, int ia,
+			  const cJSON *a, int ib, const cJSON *b,
+			  const char *what, struct sutra_err *err)
+{
+	struct jtext ta, tb;
+	int rc;
+
+	tb.heap = NULL;
+	if (bind_json(s, ia, a, &ta) < 0 || (ib && bind_json(s, ib, b, &tb) < 0))
+		rc = err_set(err, SUTRA_ENOMEM, "out of memory");
+	else
+		rc = step_done(st, s, what, err);
+	jtext_free(&ta);
+	jtext_free(&tb);
+	return rc;
 }
 
 /* -------------------------------------------------------- transactions */
@@ -273,7 +293,6 @@ int runlog_create(struct state *st, const char *run_id, const char *chain,
 		  struct sutra_err *err)
 {
 	struct runlog *rl = runlog_alloc(st, RUNLOG_RECORD);
-	struct jtext jt;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -303,10 +322,7 @@ int runlog_create(struct state *st, const char *run_id, const char *chain,
 	sqlite3_bind_double(s, 6, rl->info.started);
 	sqlite3_bind_int(s, 7, getpid());
 	bind_text(s, 8, durability_name(durability));
-	rc = bind_json(s, 5, input, &jt) < 0
-		     ? err_set(err, SUTRA_ENOMEM, "out of memory")
-		     : step_done(st, s, "record run", err);
-	jtext_free(&jt);
+	rc = step_with_json(st, s, 5, input, 0, NULL, "record run", err);
 	state_unlock(st);
 	if (rc < 0) {
 		runlog_free(rl);
@@ -657,10 +673,6 @@ static int insert_journal(struct runlog *rl, const char *path, int attempt,
 			  const cJSON *result, struct sutra_err *err)
 {
 	sqlite3_stmt *s = state_stmt(rl->st, SQL_JOURNAL_INSERT, err);
-	struct jtext jreq, jres;
-	int rc;
-
-	jres.heap = NULL;
 
 	if (!s)
 		return -1;
@@ -670,13 +682,8 @@ static int insert_journal(struct runlog *rl, const char *path, int attempt,
 	sqlite3_bind_int(s, 4, seq);
 	bind_text(s, 5, kind);
 	sqlite3_bind_double(s, 8, now_unix());
-	rc = bind_json(s, 6, request, &jreq) < 0 ||
-			     bind_json(s, 7, result, &jres) < 0
-		     ? err_set(err, SUTRA_ENOMEM, "out of memory")
-		     : step_done(rl->st, s, "journal effect", err);
-	jtext_free(&jreq);
-	jtext_free(&jres);
-	return rc;
+	return step_with_json(rl->st, s, 6, request, 7, result,
+			      "journal effect", err);
 }
 
 int runlog_effect_end(struct runlog_attempt *a, int seq, const char *kind,
@@ -738,8 +745,6 @@ static int insert_event(struct runlog *rl, const char *path, const char *kind,
 			const cJSON *data, struct sutra_err *err)
 {
 	sqlite3_stmt *s = state_stmt(rl->st, SQL_EVENT_INSERT, err);
-	struct jtext jt;
-	int rc;
 
 	if (!s)
 		return -1;
@@ -747,11 +752,8 @@ static int insert_event(struct runlog *rl, const char *path, const char *kind,
 	bind_text(s, 2, path);
 	sqlite3_bind_double(s, 3, now_unix());
 	bind_text(s, 4, kind);
-	rc = bind_json(s, 5, data, &jt) < 0
-		     ? err_set(err, SUTRA_ENOMEM, "out of memory")
-		     : step_done(rl->st, s, "record event", err);
-	jtext_free(&jt);
-	return rc;
+	return step_with_json(rl->st, s, 5, data, 0, NULL, "record event",
+			      err);
 }
 
 static int insert_step(struct runlog *rl, const char *path, int attempt,
@@ -760,10 +762,6 @@ static int insert_step(struct runlog *rl, const char *path, int attempt,
 		       struct sutra_err *err)
 {
 	sqlite3_stmt *s = state_stmt(rl->st, SQL_STEP_INSERT, err);
-	struct jtext jin, jout;
-	int rc;
-
-	jout.heap = NULL;
 
 	if (!s)
 		return -1;
@@ -775,13 +773,8 @@ static int insert_step(struct runlog *rl, const char *path, int attempt,
 	sqlite3_bind_double(s, 8, started);
 	sqlite3_bind_double(s, 9, now_unix());
 	sqlite3_bind_int(s, 10, final);
-	rc = bind_json(s, 5, input, &jin) < 0 ||
-			     bind_json(s, 6, output, &jout) < 0
-		     ? err_set(err, SUTRA_ENOMEM, "out of memory")
-		     : step_done(rl->st, s, "record checkpoint", err);
-	jtext_free(&jin);
-	jtext_free(&jout);
-	return rc;
+	return step_with_json(rl->st, s, 5, input, 6, output,
+			      "record checkpoint", err);
 }
 
 /* Replay: compares an attempt's outcome with the recording. */
@@ -836,7 +829,6 @@ int runlog_checkpoint(struct runlog *rl, struct memtx *tx,
 int runlog_finish(struct runlog *rl, const char *status, const cJSON *output,
 		  const char *error, struct sutra_err *err)
 {
-	struct jtext jt;
 	sqlite3_stmt *s;
 	cJSON *data;
 	int ok;
@@ -851,11 +843,8 @@ int runlog_finish(struct runlog *rl, const char *status, const cJSON *output,
 		bind_text(s, 2, status);
 		bind_text(s, 4, error);
 		sqlite3_bind_double(s, 5, now_unix());
-		if (bind_json(s, 3, output, &jt) < 0)
-			ok = err_set(err, SUTRA_ENOMEM, "out of memory") == 0;
-		else
-			ok = step_done(rl->st, s, "record run end", err) == 0;
-		jtext_free(&jt);
+		ok = step_with_json(rl->st, s, 3, output, 0, NULL,
+				    "record run end", err) == 0;
 	}
 	data = cJSON_CreateObject();
 	cJSON_AddStringToObject(data, "status", status);

@@ -130,12 +130,13 @@ static int path3(char *buf, size_t n, const char *a, const char *b,
 	return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
+int sbx_write_all(int fd, const void *buf, size_t n, int sock)
 {
 	const char *p = buf;
 
 	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = sock ? send(fd, p, n, MSG_NOSIGNAL)
+				 : write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -150,7 +151,7 @@ static void send_msg(const struct sbx_plan *p, const struct sbx_msg *m)
 {
 	/* One write below PIPE_BUF is atomic; nothing to do on failure: the
 	 * runner sees the pipe close and reports the supervisor's end. */
-	(void)write_all(p->st_w, m, sizeof(*m));
+	(void)sbx_write_all(p->st_w, m, sizeof(*m), 0);
 }
 
 static void die(const struct sbx_plan *p, int stage, const char *step,
@@ -529,7 +530,7 @@ static void write_files(const struct sbx_plan *p, const char *workdir,
 					   O_CLOEXEC,
 				   f->executable ? 0755 : 0644),
 		       "create input file", f->path);
-		PL_TRY(write_all(fd, f->data, f->len), "write input file",
+		PL_TRY(sbx_write_all(fd, f->data, f->len, 0), "write input file",
 		       f->path);
 		if (uid != (uid_t)-1) {
 			PL_TRY(fchown(fd, uid, gid), "chown input file",

@@ -185,6 +185,11 @@ struct sbx_wire {
 	} rlimits[SBX_MAX_RLIMITS];
 };
 
+/* Writes all n bytes (send with MSG_NOSIGNAL on a socket, so that a
+ * gone reader is an error, not a SIGPIPE); 0 or -1.  Async-signal-safe:
+ * the supervisor uses it too. */
+int sbx_write_all(int fd, const void *buf, size_t n, int sock);
+
 /* The supervisor's main: never returns. */
 void sbx_supervisor_main(const struct sbx_plan *plan)
 	__attribute__((noreturn));

@@ -311,20 +311,6 @@ static int start(struct run *r)
 	return 0;
 }
 
-static int send_all(int fd, const char *buf, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		buf += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Runs on a spare from the pool when one fits: takes it, hands it the
  * request and adopts it.  Returns 0 when the run is on a spare, 1 when
@@ -356,7 +342,7 @@ static int start_warm(struct run *r, struct sutra_err *err)
 						"out of memory");
 	}
 	if (rc == 0)
-		rc = send_all(spare.sup.ctl, msg, len);
+		rc = sbx_write_all(spare.sup.ctl, msg, len, 1);
 	free(msg);
 	if (rc != 0) {
 		/* Too large for a spare, or the spare is gone (killed by
@@ -405,7 +391,7 @@ static int start_cold_ns(struct run *r, struct sutra_err *err)
 					   "estimate"), 1);
 	/* A supervisor that failed its set-up has closed the socket: the
 	 * poll loop reads why from the status pipe. */
-	send_all(r->ctl, msg, len);
+	sbx_write_all(r->ctl, msg, len, 1);
 	free(msg);
 	return 0;
 }

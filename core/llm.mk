@@ -21,7 +21,10 @@ libsutranet_la_SOURCES = \
 pkglib_LTLIBRARIES += sutra-net.la
 sutra_net_la_SOURCES = core/llm_module.c
 sutra_net_la_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
-sutra_net_la_LIBADD = libsutranet.la $(DEP_LIBS)
+# The kernel and SQLite come from the binary that loads the module (it
+# exports them), so the process has one copy of each: two SQLites in one
+# process would not see each other's POSIX locks.
+sutra_net_la_LIBADD = libsutranet.la $(CURL_LIBS) $(CJSON_LIBS)
 sutra_net_la_LDFLAGS = -module -avoid-version -shared
 
 # Tests: units (7001-7003), against the fake provider (71xx), the CLI

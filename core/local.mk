@@ -2,7 +2,6 @@
 # unit tests and the benchmarks link.
 noinst_LTLIBRARIES += libsutracore.la
 libsutracore_la_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
-libsutracore_la_LIBADD = $(KERNEL_LIBS)
 libsutracore_la_SOURCES = \
 	core/err.c core/err.h \
 	core/log.c core/log.h \
@@ -34,8 +33,9 @@ libsutracore_la_SOURCES = \
 bin_PROGRAMS += sutra
 sutra_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
 sutra_LDADD = libsutracore.la $(KERNEL_LIBS)
-# Exported so that the network module (sutra-net.so) finds the kernel.
-sutra_LDFLAGS = -export-dynamic
+# Exported so that the network module (sutra-net.so) finds the kernel and
+# SQLite (configure.ac: STATIC_LDFLAGS says what else is kept private).
+sutra_LDFLAGS = $(AM_LDFLAGS) -export-dynamic
 sutra_SOURCES = \
 	core/main.c core/cli.h core/commands.h \
 	core/cmd_agent.c \
@@ -56,5 +56,5 @@ sutra_plugin_host_SOURCES = core/plugin_host.c core/plugproto.h \
 	sandbox/confine.c sandbox/profile.c core/err.c
 sutra_plugin_host_CFLAGS = -std=c11 $(WARN_CFLAGS) $(CJSON_CFLAGS) \
 	$(SECCOMP_CFLAGS)
-sutra_plugin_host_LDFLAGS =
+sutra_plugin_host_LDFLAGS = $(STATIC_LDFLAGS)
 sutra_plugin_host_LDADD = $(CJSON_LIBS) $(SECCOMP_LIBS)

@@ -53,7 +53,8 @@ sutra_SOURCES = \
 # the RLIMIT_AS it runs with.
 pkglibexec_PROGRAMS = sutra-plugin-host
 sutra_plugin_host_SOURCES = core/plugin_host.c core/plugproto.h \
-	sandbox/confine.c sandbox/profile.c core/err.c
+	sandbox/confine.c sandbox/profile.c sandbox/filters.c core/err.c
+nodist_sutra_plugin_host_SOURCES = sandbox/filters-prebuilt.c
 sutra_plugin_host_CFLAGS = -std=c11 $(WARN_CFLAGS) $(CJSON_CFLAGS) \
 	$(SECCOMP_CFLAGS)
 sutra_plugin_host_LDFLAGS = $(STATIC_LDFLAGS)

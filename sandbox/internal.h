@@ -1,8 +1,11 @@
 /*
  * internal.h - what the files of sandbox/ share and nobody else sees.
  *
- *   profile.c  the seccomp profiles (const table) and their filters,
- *              compiled once per process with libseccomp
+ *   profile.c  the seccomp profiles (const table) and the rules of
+ *              their filters, compiled with libseccomp
+ *   filters.c  the filters a process uses: built into the binary at
+ *              build time (mkfilters.c writes filters-prebuilt.c), or
+ *              compiled on first use where those do not fit
  *   child.c    the processes of a run: the supervisor (pid-namespace
  *              init, or a subreaper in degraded mode) and the payload's
  *              layers up to exec; async-signal-safe only
@@ -34,6 +37,7 @@ enum {
 	SBX_PROFILE_NO_FORK = 1 << 0,   /* threads only: fork/vfork EPERM */
 	SBX_PROFILE_NO_EXEC = 1 << 1,   /* execve/execveat EPERM */
 	SBX_PROFILE_NO_SOCKET = 1 << 2, /* socket EPERM (socketpair unix) */
+	SBX_PROFILE_KILL = 1 << 3,      /* kill list kills: no runner */
 };
 
 struct sbx_profile {
@@ -45,17 +49,51 @@ struct sbx_profile {
 
 const struct sbx_profile *sbx_profile_find(const char *name);
 
+/* The plugin host's profile; the profiles by index, the plugin host's
+ * last, then NULL (for mkfilters and the tests); p's index, less than
+ * SBX_MAX_PROFILES. */
+#define SBX_MAX_PROFILES 8
+const struct sbx_profile *sbx_profile_host(void);
+const struct sbx_profile *sbx_profile_at(size_t i);
+size_t sbx_profile_index(const struct sbx_profile *p);
+
+/*
+ * Compiles p's filter with libseccomp, for a payload with (netns != 0) or
+ * without its own network namespace, into out->filter (malloc'd).  The
+ * kill list notifies the runner, or kills with SBX_PROFILE_KILL.
+ */
+int sbx_filter_compile(const struct sbx_profile *p, int netns,
+		       struct sock_fprog *out, struct sutra_err *err);
+
+/* The AUDIT_ARCH_* the filters are compiled for: the native one. */
+uint32_t sbx_filter_arch(void);
+
+/*
+ * The filters compiled at build time (filters-prebuilt.c, written by
+ * mkfilters): one row per profile and network variant, ended by a NULL
+ * profile; none when the build host could not compile them.  Used only
+ * when sbx_prebuilt_arch is the running architecture.
+ */
+struct sbx_prebuilt {
+	const char *profile;
+	int netns;
+	const struct sock_filter *code;
+	unsigned short len;
+};
+extern const struct sbx_prebuilt sbx_prebuilt[];
+extern const uint32_t sbx_prebuilt_arch;
+
 /*
  * The BPF program of a profile, for a payload with (netns != 0) or
- * without its own network namespace.  Compiled with libseccomp on first
- * use and kept for the life of the process; borrowed.
+ * without its own network namespace: the prebuilt one, or compiled on
+ * first use and kept for the life of the process; borrowed.
  */
 int sbx_filter_get(const struct sbx_profile *p, int netns,
 		   const struct sock_fprog **prog, struct sutra_err *err);
 
 /*
- * Loads the plugin host's filter into the calling process (and sets
- * no_new_privs): the kill list kills the process, there being no runner
+ * Loads the plugin host's filter into the calling process, which has set
+ * no_new_privs: the kill list kills the process, there being no runner
  * to notify; exec, fork and socket fail with EPERM; threads are allowed.
  */
 int sbx_filter_load_host(struct sutra_err *err);

@@ -4,6 +4,7 @@
 libsutracore_la_SOURCES += \
 	sandbox/sandbox.h sandbox/internal.h \
 	sandbox/profile.c \
+	sandbox/filters.c \
 	sandbox/confine.c \
 	sandbox/child.c \
 	sandbox/runner.c \
@@ -12,7 +13,19 @@ libsutracore_la_SOURCES += \
 	sandbox/capture.c \
 	sandbox/request.c \
 	sandbox/pool.c
+nodist_libsutracore_la_SOURCES = sandbox/filters-prebuilt.c
 sutra_SOURCES += core/cmd_sandbox.c
+
+# The seccomp filters, compiled at build time by the code that would
+# compile them at run time (sandbox/filters.c says why).
+noinst_PROGRAMS += sandbox/mkfilters
+sandbox_mkfilters_SOURCES = sandbox/mkfilters.c sandbox/profile.c core/err.c
+sandbox_mkfilters_CFLAGS = $(AM_CFLAGS) $(SECCOMP_CFLAGS) $(CJSON_CFLAGS)
+sandbox_mkfilters_LDADD = $(SECCOMP_LIBS)
+BUILT_SOURCES = sandbox/filters-prebuilt.c
+CLEANFILES += sandbox/filters-prebuilt.c
+sandbox/filters-prebuilt.c: sandbox/mkfilters$(EXEEXT)
+	$(AM_V_GEN)sandbox/mkfilters$(EXEEXT) > $@.tmp && mv $@.tmp $@
 
 # The hostile programs the attack tests run inside the sandbox.  Built
 # without sanitizers, whose shadow memory cannot live under RLIMIT_AS.

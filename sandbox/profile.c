@@ -1,10 +1,10 @@
 /*
- * profile.c - the sandbox profiles and their seccomp filters.
+ * profile.c - the sandbox profiles and the rules of their seccomp filters.
  *
- * A profile is a row of a const table.  Its filter is built with
- * libseccomp once per process (per profile and network variant), exported
- * as a BPF program, and kept: the child only hands the ready program to
- * seccomp(2), so it allocates nothing and costs no compile per run.
+ * A profile is a row of a const table.  Its filter is built here with
+ * libseccomp and exported as a BPF program: at build time by mkfilters,
+ * which writes every filter into the binary (filters-prebuilt.c), and at
+ * run time only where that table does not fit (filters.c).
  *
  * Every filter kills (through a user notification, so that the runner can
  * name the syscall before it kills the tree) on a wrong architecture -
@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <linux/audit.h>
-#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -54,7 +53,19 @@ static const struct sbx_profile profiles[] = {
 	},
 };
 
+/* The long-lived plugin host: threads, but no processes, no exec and no
+ * sockets; it reaches the world only through its pipes to sutra.  No
+ * runner listens for notifications: the kill list kills the process
+ * (SIGSYS), which its parent reports. */
+static const struct sbx_profile host_profile = {
+	.name = "plugin-host",
+	.flags = SBX_PROFILE_NO_FORK | SBX_PROFILE_NO_EXEC |
+		 SBX_PROFILE_NO_SOCKET | SBX_PROFILE_KILL,
+	.summary = "a plugin host process: threads only, no exec, no sockets",
+};
+
 #define N_PROFILES (sizeof(profiles) / sizeof(profiles[0]))
+_Static_assert(N_PROFILES + 1 <= SBX_MAX_PROFILES, "SBX_MAX_PROFILES");
 
 /* Never legitimate in a program under test: the process is killed and the
  * verdict names the syscall. */
@@ -96,6 +107,22 @@ const struct sbx_profile *sbx_profile_find(const char *name)
 int sandbox_profile_known(const char *name)
 {
 	return name && sbx_profile_find(name) != NULL;
+}
+
+const struct sbx_profile *sbx_profile_host(void)
+{
+	return &host_profile;
+}
+
+size_t sbx_profile_index(const struct sbx_profile *p)
+{
+	return p == &host_profile ? N_PROFILES : (size_t)(p - profiles);
+}
+
+const struct sbx_profile *sbx_profile_at(size_t i)
+{
+	return i < N_PROFILES ? &profiles[i] : i == N_PROFILES ? &host_profile
+							       : NULL;
 }
 
 static int add_list(scmp_filter_ctx ctx, uint32_t action,
@@ -251,10 +278,12 @@ static int add_rules(scmp_filter_ctx ctx, const struct sbx_profile *p,
 	return 0;
 }
 
-static int compile(const struct sbx_profile *p, int netns,
-		   struct sock_fprog *out, struct sutra_err *err)
+int sbx_filter_compile(const struct sbx_profile *p, int netns,
+		       struct sock_fprog *out, struct sutra_err *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	uint32_t kill = (p->flags & SBX_PROFILE_KILL) ? SCMP_ACT_KILL_PROCESS
+						      : SCMP_ACT_NOTIFY;
 	const char *bad = NULL;
 	int rc = -1;
 
@@ -270,7 +299,7 @@ static int compile(const struct sbx_profile *p, int netns,
 		goto out;
 	}
 	/* Any other architecture (i386 int 0x80, x32) is killed, named. */
-	if (add_rules(ctx, p, netns, SCMP_ACT_NOTIFY, &bad) < 0) {
+	if (add_rules(ctx, p, netns, kill, &bad) < 0) {
 		err_set(err, SUTRA_ERUNTIME,
 			"seccomp profile '%s': cannot add rule%s%s", p->name,
 			bad ? " for " : "", bad ? bad : "");
@@ -282,58 +311,9 @@ out:
 	return rc;
 }
 
-/* The long-lived plugin host: threads, but no processes, no exec and no
- * sockets; it reaches the world only through its pipes to sutra. */
-static const struct sbx_profile host_profile = {
-	.name = "plugin-host",
-	.flags = SBX_PROFILE_NO_FORK | SBX_PROFILE_NO_EXEC |
-		 SBX_PROFILE_NO_SOCKET,
-	.summary = "a plugin host process: threads only, no exec, no sockets",
-};
-
-int sbx_filter_load_host(struct sutra_err *err)
+uint32_t sbx_filter_arch(void)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	const char *bad = NULL;
-	int rc;
-
-	if (!ctx)
-		return err_set(err, SUTRA_ENOMEM, "seccomp_init failed");
-	/* No runner listens for notifications: the kill list kills the
-	 * process (SIGSYS), which its parent reports. */
-	if (add_rules(ctx, &host_profile, 0, SCMP_ACT_KILL_PROCESS, &bad) < 0) {
-		seccomp_release(ctx);
-		return err_set(err, SUTRA_ERUNTIME,
-			       "seccomp profile '%s': cannot add rule%s%s",
-			       host_profile.name, bad ? " for " : "",
-			       bad ? bad : "");
-	}
-	rc = seccomp_load(ctx);
-	seccomp_release(ctx);
-	if (rc < 0)
-		return err_set(err, SUTRA_ERUNTIME, "seccomp_load: %s",
-			       strerror(-rc));
-	return 0;
-}
-
-/* Compiled filters: [profile][netns], built under the lock on first use
- * and never freed (they live as long as the process may fork runs). */
-static pthread_mutex_t filters_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sock_fprog filters[N_PROFILES][2];
-
-int sbx_filter_get(const struct sbx_profile *p, int netns,
-		   const struct sock_fprog **prog, struct sutra_err *err)
-{
-	size_t i = (size_t)(p - profiles);
-	struct sock_fprog *slot = &filters[i][!!netns];
-	int rc = 0;
-
-	pthread_mutex_lock(&filters_lock);
-	if (!slot->filter)
-		rc = compile(p, netns, slot, err);
-	pthread_mutex_unlock(&filters_lock);
-	*prog = rc == 0 ? slot : NULL;
-	return rc;
+	return seccomp_arch_native();
 }
 
 void sbx_syscall_name(uint32_t arch, int nr, char *buf, size_t n)

@@ -336,9 +336,51 @@ static void test_fd_holes(void)
 	   "(slowest %lld ms)", (long long)(slowest / 1000000));
 }
 
+/* The filters built into the binary at build time are the ones
+ * libseccomp compiles at run time, instruction for instruction, and the
+ * sandbox uses them (no compile in the process). */
+static void test_prebuilt_filters(void)
+{
+	size_t rows = 0, same = 0;
+
+	ok(sbx_prebuilt_arch == sbx_filter_arch(),
+	   "filters prebuilt for this architecture (0x%08x)",
+	   (unsigned)sbx_prebuilt_arch);
+	for (const struct sbx_prebuilt *b = sbx_prebuilt; b->profile; b++) {
+		const struct sbx_profile *p =
+			strcmp(b->profile, "plugin-host") == 0
+				? sbx_profile_host()
+				: sbx_profile_find(b->profile);
+		struct sock_fprog fresh = {0, NULL};
+		const struct sock_fprog *used = NULL;
+		struct sutra_err err = {0};
+
+		rows++;
+		if (!p || sbx_filter_compile(p, b->netns, &fresh, &err) < 0) {
+			diag("%s/%d: %s", b->profile, b->netns, err.msg);
+			continue;
+		}
+		if (fresh.len == b->len &&
+		    memcmp(fresh.filter, b->code,
+			   b->len * sizeof(*b->code)) == 0 &&
+		    sbx_filter_get(p, b->netns, &used, &err) == 0 &&
+		    used->filter == b->code)
+			same++;
+		else
+			diag("%s/%d differs or is not used", b->profile,
+			     b->netns);
+		free(fresh.filter);
+	}
+	is_int(rows, 7, "7 filters prebuilt: 3 profiles x 2 network "
+	       "variants, and the plugin host's");
+	is_int(same, rows, "... each identical to a run-time compile, "
+	       "and the one sbx_filter_get returns");
+}
+
 int main(void)
 {
 	plan_lazy();
+	test_prebuilt_filters();
 	test_capture();
 	test_utf8();
 	test_paths();

@@ -31,13 +31,23 @@ struct stmt_slot {
  * milliseconds); done by the committing thread, a long run stalls on it
  * every few thousand steps.  Started on first need, so short-lived
  * processes never have it.
+ *
+ * It copies the bulk; the committing thread copies the rest.  A passive
+ * checkpoint copies the frames that were in the log when it began, and
+ * the log starts over from its beginning only when every frame is in the
+ * database: a checkpointer racing a writer that keeps committing never
+ * gets there, and the log would grow without end (with a checkpoint and
+ * two fsyncs after every commit).  So after each pass of the thread, the
+ * next commit checkpoints the few frames written since, itself, between
+ * two of its transactions; the write after that restarts the log.
  */
 struct checkpointer {
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
 	pthread_t thread;
 	int started;       /* the thread runs */
-	int wanted;        /* a checkpoint is due */
+	int wanted;        /* a pass is due or under way */
+	int finished;      /* a pass ended: the committer copies the rest */
 	int stop;
 	int failed;        /* it has no connection: commits checkpoint inline */
 	int done;          /* checkpoints made (for tests and benchmarks) */
@@ -48,7 +58,7 @@ struct state {
 	char *path;
 	pthread_mutex_t lock;
 	struct stmt_slot stmts[STMT_CACHE_SIZE];
-	int wal_frames;    /* frames in the log after our last commit */
+	int wal_peak;      /* the longest the log has been after our commits */
 	int lease;         /* a read transaction of state_read_begin is open */
 	int64_t lease_ns;  /* ... since then */
 	struct checkpointer ckpt;
@@ -441,13 +451,14 @@ static void *checkpointer_main(void *arg)
 			pthread_cond_wait(&c->wake, &c->mu);
 			continue;
 		}
-		c->wanted = 0;
 		pthread_mutex_unlock(&c->mu);
 		/* Passive: never blocks the writer, never waits for readers;
 		 * what it cannot copy now the next one will. */
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 					  NULL, NULL);
 		pthread_mutex_lock(&c->mu);
+		c->wanted = 0;
+		c->finished = 1;
 		c->done++;
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -455,8 +466,9 @@ static void *checkpointer_main(void *arg)
 	return NULL;
 }
 
-/* Asks for a checkpoint; 0 when the checkpointer has it, -1 when there is
- * no checkpointer (it could not be started). */
+/* The log is long: 0 when the checkpointer has the checkpoint (asked for
+ * now, or under way), 1 when its pass has ended and the caller is to copy
+ * the rest, -1 when there is no checkpointer (it could not be started). */
 static int checkpoint_async(struct state *st)
 {
 	struct checkpointer *c = &st->ckpt;
@@ -474,11 +486,14 @@ static int checkpoint_async(struct state *st)
 		if (!c->started)
 			c->stop = 1;  /* do not try again for every commit */
 	}
-	if (c->started && !c->failed) {
+	if (!c->started || c->failed) {
+		rc = -1;
+	} else if (c->finished) {
+		c->finished = 0;
+		rc = 1;
+	} else if (!c->wanted) {
 		c->wanted = 1;
 		pthread_cond_signal(&c->wake);
-	} else {
-		rc = -1;
 	}
 	pthread_mutex_unlock(&c->mu);
 	return rc;
@@ -506,19 +521,19 @@ int state_checkpoints(struct state *st)
 	return n;
 }
 
-/* Replaces wal_autocheckpoint (the same passive checkpoint, but on the
- * checkpointer's thread) and remembers how long the log is, for
+/* Replaces wal_autocheckpoint (the same passive checkpoint, its bulk on
+ * the checkpointer's thread) and remembers how long the log has been, for
  * state_close.  Without a checkpointer it checkpoints here, as SQLite
  * would. */
 static int on_wal_commit(void *ud, sqlite3 *db, const char *name, int frames)
 {
 	struct state *st = ud;
 
-	st->wal_frames = frames;
-	if (frames >= WAL_CHECKPOINT_FRAMES && checkpoint_async(st) < 0 &&
-	    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
-				      NULL) == SQLITE_OK)
-		st->wal_frames = 0;
+	if (frames > st->wal_peak)
+		st->wal_peak = frames;
+	if (frames >= WAL_CHECKPOINT_FRAMES && checkpoint_async(st) != 0)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
 	return SQLITE_OK;
 }
 
@@ -746,10 +761,11 @@ void state_close(struct state *st)
 	for (int i = 0; i < STMT_CACHE_SIZE; i++)
 		sqlite3_finalize(st->stmts[i].stmt);
 	/* Every process that opens the database reads the whole log to
-	 * index it: a process that grew it past a few hundred frames folds
-	 * it into the database and truncates it, unless another process
-	 * holds the database (then a later one will). */
-	if (st->db && st->wal_frames > WAL_TRUNCATE_AT_CLOSE) {
+	 * index it, and a log that started over keeps its file's length: a
+	 * process that grew it past a few hundred frames folds it into the
+	 * database and truncates it, unless another process holds the
+	 * database (then a later one will). */
+	if (st->db && st->wal_peak > WAL_TRUNCATE_AT_CLOSE) {
 		sqlite3_busy_timeout(st->db, 0);
 		sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
 					  NULL, NULL);

@@ -68,6 +68,60 @@ static void test_checkpointer(const char *dir)
 	state_close(st);
 }
 
+/* The page size of the database at path (the log's frames are pages). */
+static long page_size(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	long n = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &s, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+/* A writer that never pauses: the log still starts over after each
+ * checkpoint instead of growing for as long as the writes go on (a
+ * passive checkpoint on another thread never catches up with them by
+ * itself), and the checkpointer makes one pass per log's worth of frames,
+ * not one per commit. */
+static void test_log_bounded(const char *dir)
+{
+	struct sutra_err err = {0};
+	struct state *st;
+	char db[512], wal[520], key[32];
+	long largest = 0;
+	int ok_all = 1, writes = 40000;
+
+	snprintf(db, sizeof(db), "%s/bounded.db", dir);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	if (state_open(db, &st, &err) < 0)
+		bail("state_open: %s", err.msg);
+	for (int i = 0; i < writes && ok_all; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 500);
+		ok_all = memory_set(st, "bounded", key, "{\"v\":1}", &err) == 0;
+		if (i % 100 == 0 && file_size(wal) > largest)
+			largest = file_size(wal);
+	}
+	ok(ok_all, "%d committed writes, back to back", writes);
+	long frame = page_size(db) + 24;
+	int passes = state_checkpoints(st);
+	diag("page %ld, largest log %ld frames, %d checkpointer passes",
+	     frame - 24, largest / frame, passes);
+	ok(passes >= 2, "the checkpointer made passes (%d)", passes);
+	ok(passes <= writes / 1000, "... one per log's worth, not one per "
+	   "commit (%d for %d writes)", passes, writes);
+	ok(largest / frame < 3 * 4000, "the log started over: it never "
+	   "grew past 3 x 4000 frames (%ld)", largest / frame);
+	state_close(st);
+}
+
 
 static char *get(struct state *st, const char *key)
 {
@@ -172,10 +226,11 @@ int main(void)
 	char dir[] = "/tmp/sutra-5003.XXXXXX";
 	char cmd[64];
 
-	plan(13);
+	plan(17);
 	if (!mkdtemp(dir))
 		bail("mkdtemp failed");
 	test_checkpointer(dir);
+	test_log_bounded(dir);
 	test_read_lease(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -322,6 +322,9 @@ static int effect(struct agent_ctx *ctx, unsigned perm, runtime_effect_fn fn,
 			       what);
 	if (agent_should_stop(ctx, err))
 		return -1;
+	/* An LLM call, a request or a sandbox run takes milliseconds to
+	 * minutes: no snapshot of the state database is held meanwhile. */
+	runtime_state_idle(ctx->rt);
 	return journaled(ctx, kind, request, 1, fn, result, err);
 }
 

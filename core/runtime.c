@@ -199,6 +199,19 @@ struct state *runtime_state(struct runtime *rt, struct sutra_err *err)
 	return st;
 }
 
+void runtime_state_idle(struct runtime *rt)
+{
+	struct state *st;
+
+	/* Not under state_lock: the state's own lock is never taken inside
+	 * it elsewhere, and must not be here either. */
+	pthread_mutex_lock(&rt->state_lock);
+	st = rt->state;
+	pthread_mutex_unlock(&rt->state_lock);
+	if (st)
+		state_idle(st);
+}
+
 struct state *runtime_state_opener(void *rt, struct sutra_err *err)
 {
 	return runtime_state(rt, err);

@@ -56,6 +56,8 @@ void runtime_close(struct runtime *rt);
 
 /* The state database, opened on first call.  Borrowed from rt. */
 struct state *runtime_state(struct runtime *rt, struct sutra_err *err);
+/* The caller is about to wait: see state_idle.  Opens nothing. */
+void runtime_state_idle(struct runtime *rt);
 /* The same as a memtx_opener (ud is the runtime). */
 struct state *runtime_state_opener(void *rt, struct sutra_err *err);
 

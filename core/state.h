@@ -60,16 +60,26 @@ sqlite3_stmt *state_stmt(struct state *st, const char *sql,
 			 struct sutra_err *err);
 
 /*
- * A read lease, for a caller that holds the lock and is about to read:
- * reads within a millisecond of each other share one read transaction
- * (one snapshot), instead of paying for one each.  Nothing else needs to
- * know: the lease ends by itself before any write, transaction or exec on
- * the connection.  After a failed read, state_read_failed drops it.
+ * A snapshot lease, for a caller that holds the lock and is about to
+ * read: reads and transactions within a millisecond of each other share
+ * one read transaction, instead of paying for one each (state.c says how,
+ * and what it costs).  Reads see the process's own writes at once and
+ * another process's a millisecond after they commit; transactions always
+ * begin on the latest snapshot.  After a failed read, state_read_failed
+ * drops the lease.
  */
 void state_read_begin(struct state *st);
 void state_read_failed(struct state *st);
 
-/* BEGIN IMMEDIATE / COMMIT for a caller that already holds the lock. */
+/*
+ * The caller is about to wait (an LLM call, a sandbox run): drops the
+ * lease, which would otherwise keep other processes' checkpoints from
+ * folding in the log past it.  Takes the lock.
+ */
+void state_idle(struct state *st);
+
+/* BEGIN IMMEDIATE / COMMIT for a caller that already holds the lock;
+ * begin uses the lease (and renews it). */
 int state_tx_begin_locked(struct state *st, struct sutra_err *err);
 int state_tx_commit_locked(struct state *st, struct sutra_err *err);
 

@@ -323,7 +323,10 @@ static int effect(struct agent_ctx *ctx, unsigned perm, runtime_effect_fn fn,
 	if (agent_should_stop(ctx, err))
 		return -1;
 	/* An LLM call, a request or a sandbox run takes milliseconds to
-	 * minutes: no snapshot of the state database is held meanwhile. */
+	 * minutes: neither an open batch nor a snapshot of the state
+	 * database is held meanwhile. */
+	if (ctx->journal && runlog_attempt_idle(ctx->journal, err) < 0)
+		return -1;
 	runtime_state_idle(ctx->rt);
 	return journaled(ctx, kind, request, 1, fn, result, err);
 }

@@ -240,6 +240,21 @@ static int tx_enter(struct runlog *rl, struct sutra_err *err)
 	return 0;
 }
 
+/* Commits the open transaction (rolls it back if that fails); the caller
+ * holds the lock. */
+static int tx_commit(struct runlog *rl, struct sutra_err *err)
+{
+	int rc = 0;
+
+	if (state_tx_commit_locked(rl->st, err) < 0) {
+		rc = -1;
+		sqlite3_exec(state_db(rl->st), "ROLLBACK", NULL, NULL, NULL);
+	}
+	rl->in_tx = 0;
+	rl->batched = 0;
+	return rc;
+}
+
 /* Leaves it: commits now in sync mode, when forced, or when the batch is
  * full or old; on failure rolls back.  Releases the lock. */
 static int tx_leave(struct runlog *rl, int ok, int force,
@@ -260,14 +275,26 @@ static int tx_leave(struct runlog *rl, int ok, int force,
 	if (rl->in_tx && (force || rl->durability == DURABILITY_SYNC ||
 			  rl->batched >= RUNLOG_BATCH_STEPS ||
 			  now_ns() - rl->batch_start_ns >=
-				  (int64_t)RUNLOG_BATCH_MS * 1000000)) {
-		if (state_tx_commit_locked(rl->st, err) < 0) {
-			rc = -1;
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		}
-		rl->in_tx = 0;
-		rl->batched = 0;
-	}
+				  (int64_t)RUNLOG_BATCH_MS * 1000000))
+		rc = tx_commit(rl, err);
+	state_unlock(rl->st);
+	return rc;
+}
+
+int runlog_attempt_idle(struct runlog_attempt *a, struct sutra_err *err)
+{
+	struct runlog *rl = a->rl;
+	int rc = 0;
+
+	if (rl->mode == RUNLOG_REPLAY)
+		return 0;
+	/* Between two checkpoints the batch's transaction stays open, with
+	 * its write lock: through a minute-long LLM call, every other
+	 * writer would fail with "database is locked".  Committing it here
+	 * keeps each step whole (checkpoints hold the lock). */
+	state_lock(rl->st);
+	if (rl->in_tx)
+		rc = tx_commit(rl, err);
 	state_unlock(rl->st);
 	return rc;
 }

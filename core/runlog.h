@@ -132,6 +132,13 @@ int runlog_effect_end(struct runlog_attempt *a, int seq, const char *kind,
 		      const cJSON *request, const cJSON *result, int durable,
 		      struct sutra_err *err);
 
+/*
+ * The attempt is about to wait on an external effect (an LLM call, a
+ * request, a sandbox run): commits the open batch, if any, so that other
+ * processes are not kept from writing while it waits.
+ */
+int runlog_attempt_idle(struct runlog_attempt *a, struct sutra_err *err);
+
 /* Moves the attempt's next position (after a replayed nested call). */
 void runlog_attempt_seek(struct runlog_attempt *a, int seq);
 int runlog_attempt_seq(const struct runlog_attempt *a);

@@ -204,4 +204,29 @@ is "$out" "$ref_out" "batch durability gives the same output"
 sutra run crash.yaml --durability sometimes
 is "$rc" 2 "an unknown durability exits 2"
 
+# A batch is committed before a step waits on an external effect: another
+# process writes while the step's sandbox run sleeps, instead of waiting
+# for the batch's write lock until the step ends.
+mkagent waiter 'return { run = function(input, ctx)
+  return ctx.sandbox.run{cmd = {"/bin/sleep", "2"}}.status
+end }' sandbox
+cat > wait.yaml <<'Y'
+name: wait
+steps:
+  - {id: first, agent: append, with: {v: w}}
+  - {id: sleep, agent: waiter}
+Y
+"$SUTRA_BIN" run wait.yaml --session wait --durability batch >wait.out 2>&1 &
+pid=$!
+sleep 0.7
+t0=$(date +%s%N)
+sutra memory set --session other k 1
+t1=$(date +%s%N)
+is "$rc" 0 "another process writes while a batch run waits on a sandbox"
+ms=$(( (t1 - t0) / 1000000 ))
+ok "... without waiting for the run's step to end (${ms} ms)" [ "$ms" -lt 1000 ]
+wait $pid
+is "$?" 0 "and the run finishes"
+like "$(cat wait.out)" '"ok"' "... its step's sandbox run ok"
+
 done_testing

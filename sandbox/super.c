@@ -22,8 +22,10 @@
 #include "internal.h"
 #include "util.h"
 
-#define NS_FLAGS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | \
-		  CLONE_NEWIPC | CLONE_NEWUTS)
+/* The network namespace is the supervisor's to make, beside its root
+ * (child.c, "the network namespace"). */
+#define NS_FLAGS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | \
+		  CLONE_NEWUTS)
 /* Payload uids for a root runner: a per-run pair from this range, so that
  * concurrent runs cannot signal each other even in degraded mode. */
 #define SBX_UID_BASE 0x60000000u

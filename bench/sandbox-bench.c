@@ -22,8 +22,9 @@
  *   sandbox.par2_cold       the 200 on 2 threads, pool off: runs/s
  *   sandbox.par2            the 200 on 2 threads, pool on: runs/s
  *
- * Medians in microseconds, with the overhead over the bare run, and how
- * many of the timed runs were on a spare ("warm").  Run from the build
+ * Medians in microseconds, with the overhead over the bare run (the median
+ * of paired differences: each timed run follows a bare run of its own),
+ * and how many of the timed runs were on a spare ("warm").  Run from the build
  * directory (`make bench`, which passes the sutra binary as the first
  * argument); SANDBOX_BENCH_N sets the samples.
  */
@@ -126,13 +127,31 @@ static double bench_bare(char *const argv[], int n)
 	return m;
 }
 
+/*
+ * Median of n runs, and of their overheads: each run is paired with a
+ * bare run of the same command just before it, and the overhead is the
+ * median of the pairs' differences.  A bare python3 start varies by
+ * several milliseconds from one minute to the next on a shared machine;
+ * medians taken in separate blocks gave overheads below zero.
+ */
+struct timed {
+	double median, overhead;  /* overhead NONE: not measured */
+};
+#define NONE (-2e9)
+
+static struct timed paired(int64_t *t, int64_t *d, int n)
+{
+	return (struct timed){median_us(t, n), median_us(d, n)};
+}
+
 /* pool: the warm pool on, and each timed run waits (untimed) for its
  * spare. */
-static double bench_sandbox(char *const argv[], const char *profile,
-			    int degraded, int pool, int n)
+static struct timed bench_sandbox(char *const argv[], const char *profile,
+				  int degraded, int pool, int n)
 {
 	int64_t *t = calloc((size_t)n, sizeof(*t));
-	double m;
+	int64_t *d = calloc((size_t)n, sizeof(*d));
+	struct timed r;
 
 	sandbox_pool_enable(pool);
 	sandboxed(argv, profile, degraded);   /* filter compile, 1st run */
@@ -140,19 +159,40 @@ static double bench_sandbox(char *const argv[], const char *profile,
 	for (int i = 0; i < n; i++) {
 		if (pool)
 			sandbox_pool_wait(1000);
+		int64_t bare = spawn_wait(argv);
 		t[i] = sandboxed(argv, profile, degraded);
+		d[i] = t[i] - bare;
 	}
-	m = median_us(t, n);
+	r = paired(t, d, n);
 	free(t);
-	return m;
+	free(d);
+	return r;
 }
 
-static void report(const char *name, double median, double bare,
-		   int samples_n)
+/* The whole CLI, paired the same way with bare runs of bare_argv. */
+static struct timed bench_cli(char *const argv[], char *const bare_argv[],
+			      int n)
 {
-	printf("{\"bench\":\"%s\",\"median_us\":%.1f", name, median);
-	if (bare > 0)
-		printf(",\"overhead_us\":%.1f", median - bare);
+	int64_t *t = calloc((size_t)n, sizeof(*t));
+	int64_t *d = calloc((size_t)n, sizeof(*d));
+	struct timed r;
+
+	for (int i = 0; i < n; i++) {
+		int64_t bare = spawn_wait(bare_argv);
+		t[i] = spawn_wait(argv);
+		d[i] = t[i] - bare;
+	}
+	r = paired(t, d, n);
+	free(t);
+	free(d);
+	return r;
+}
+
+static void report(const char *name, struct timed r, int samples_n)
+{
+	printf("{\"bench\":\"%s\",\"median_us\":%.1f", name, r.median);
+	if (r.overhead > -1e9)
+		printf(",\"overhead_us\":%.1f", r.overhead);
 	printf(",\"samples\":%d", samples_n);
 	if (strncmp(name, "sandbox.bare", 12) != 0 &&
 	    strcmp(name, "sandbox.cli_true") != 0)
@@ -205,7 +245,6 @@ int main(int argc, char **argv)
 	char *py[] = {"/usr/bin/python3", "-c", "pass", NULL};
 	char cli[4096];
 	int n = samples();
-	double bare, bare_py;
 
 	/* `make bench` passes the sutra binary; else the build dir's. */
 	if (argc > 1)
@@ -216,21 +255,20 @@ int main(int argc, char **argv)
 						  : ".");
 	char *cli_argv[] = {cli, "sandbox", "run", "--", "/bin/true", NULL};
 
-	bare = bench_bare(tru, n);
-	report("sandbox.bare_true", bare, 0, n);
-	report("sandbox.true_cold", bench_sandbox(tru, NULL, 0, 0, n), bare, n);
-	report("sandbox.true", bench_sandbox(tru, NULL, 0, 1, n), bare, n);
-	report("sandbox.true_degraded", bench_sandbox(tru, NULL, 1, 0, n),
-	       bare, n);
+	report("sandbox.bare_true", (struct timed){bench_bare(tru, n), NONE},
+	       n);
+	report("sandbox.true_cold", bench_sandbox(tru, NULL, 0, 0, n), n);
+	report("sandbox.true", bench_sandbox(tru, NULL, 0, 1, n), n);
+	report("sandbox.true_degraded", bench_sandbox(tru, NULL, 1, 0, n), n);
 	if (access(cli, X_OK) == 0)
-		report("sandbox.cli_true", bench_bare(cli_argv, n), bare, n);
+		report("sandbox.cli_true", bench_cli(cli_argv, tru, n), n);
 	if (access(py[0], X_OK) == 0) {
-		bare_py = bench_bare(py, n);
-		report("sandbox.bare_python", bare_py, 0, n);
+		report("sandbox.bare_python",
+		       (struct timed){bench_bare(py, n), NONE}, n);
 		report("sandbox.python_cold",
-		       bench_sandbox(py, "python", 0, 0, n), bare_py, n);
+		       bench_sandbox(py, "python", 0, 0, n), n);
 		report("sandbox.python", bench_sandbox(py, "python", 0, 1, n),
-		       bare_py, n);
+		       n);
 	}
 	bench_throughput(0);
 	bench_throughput(1);

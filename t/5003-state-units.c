@@ -186,20 +186,32 @@ static int truncated(sqlite3 *db)
 	return ok;
 }
 
-static void test_read_lease(const char *dir)
+/* A state database in dir with k = 1 in session "lease", and another
+ * connection to it, as another process would have (busy_ms: its busy
+ * timeout). */
+static struct state *open_with_other(const char *dir, const char *name,
+				     sqlite3 **other, int busy_ms)
 {
 	struct sutra_err err = {0};
 	struct state *st;
-	sqlite3 *other = NULL;
 	char db[512];
 
-	snprintf(db, sizeof(db), "%s/lease.db", dir);
+	snprintf(db, sizeof(db), "%s/%s", dir, name);
 	if (state_open(db, &st, &err) < 0 ||
 	    memory_set(st, "lease", "k", "1", &err) < 0)
 		bail("state: %s", err.msg);
-	if (sqlite3_open(db, &other) != SQLITE_OK)
-		bail("sqlite3_open: %s", sqlite3_errmsg(other));
-	sqlite3_busy_timeout(other, 0);
+	*other = NULL;
+	if (sqlite3_open(db, other) != SQLITE_OK)
+		bail("sqlite3_open: %s", sqlite3_errmsg(*other));
+	sqlite3_busy_timeout(*other, busy_ms);
+	return st;
+}
+
+static void test_read_lease(const char *dir)
+{
+	struct sutra_err err = {0};
+	sqlite3 *other;
+	struct state *st = open_with_other(dir, "lease.db", &other, 0);
 
 	ok(is_value(get(st, "k"), "1"), "a get opens a read lease");
 	ok(other_set(other, "k", "2"),
@@ -244,18 +256,9 @@ static void *commit_later(void *arg)
 static void test_write_lease(const char *dir)
 {
 	struct sutra_err err = {0};
-	struct state *st;
-	sqlite3 *other = NULL;
+	sqlite3 *other;
+	struct state *st = open_with_other(dir, "wlease.db", &other, 5000);
 	pthread_t th;
-	char db[512];
-
-	snprintf(db, sizeof(db), "%s/wlease.db", dir);
-	if (state_open(db, &st, &err) < 0 ||
-	    memory_set(st, "lease", "k", "1", &err) < 0)
-		bail("state: %s", err.msg);
-	if (sqlite3_open(db, &other) != SQLITE_OK)
-		bail("sqlite3_open: %s", sqlite3_errmsg(other));
-	sqlite3_busy_timeout(other, 5000);
 
 	/* The lease from that set is open: another writer takes the write
 	 * lock and keeps it 50 ms. */

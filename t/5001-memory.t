@@ -61,12 +61,20 @@ sutra --db other.db memory get x
 is "$rc" 3 "another program's SQLite database is refused"
 like "$err" "other.db: not a sutra state database" "with a clear error"
 
-mkdir ro && chmod 500 ro
+mkdir ro && chmod 555 ro
 if [ "$(id -u)" = 0 ]; then
-	skip "read-only directory cannot be tested as root"
+	# Root writes anywhere: the command runs as nobody instead, which
+	# needs to reach the test directory.
+	chmod 711 "$TEST_DIR"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$SUTRA_BIN" --db ro/state.db memory set x 1 >ro.out 2>ro.err
+	rc=$?
+	err=$(cat ro.err)
 else
 	sutra --db ro/state.db memory set x 1
-	is "$rc" 3 "a read-only directory exits 3"
 fi
+is "$rc" 3 "a read-only directory exits 3"
+like "$err" "ro/state.db" "... naming the database file"
+ok "... and leaves no file behind" [ ! -e ro/state.db ]
 
 done_testing

@@ -248,7 +248,7 @@ static int tx_commit(struct runlog *rl, struct sutra_err *err)
 
 	if (state_tx_commit_locked(rl->st, err) < 0) {
 		rc = -1;
-		sqlite3_exec(state_db(rl->st), "ROLLBACK", NULL, NULL, NULL);
+		state_tx_rollback_locked(rl->st);
 	}
 	rl->in_tx = 0;
 	rl->batched = 0;
@@ -260,12 +260,11 @@ static int tx_commit(struct runlog *rl, struct sutra_err *err)
 static int tx_leave(struct runlog *rl, int ok, int force,
 		    struct sutra_err *err)
 {
-	sqlite3 *db = state_db(rl->st);
 	int rc = 0;
 
 	if (!ok) {
 		if (rl->in_tx)
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			state_tx_rollback_locked(rl->st);
 		rl->in_tx = 0;
 		rl->batched = 0;
 		state_unlock(rl->st);

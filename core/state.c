@@ -129,11 +129,6 @@ const char *state_path(const struct state *st)
 	return st->path;
 }
 
-sqlite3 *state_db(struct state *st)
-{
-	return st->db;
-}
-
 void state_lock(struct state *st)
 {
 	pthread_mutex_lock(&st->lock);
@@ -455,11 +450,16 @@ int state_commit(struct state *st, struct sutra_err *err)
 	return 0;
 }
 
-void state_rollback(struct state *st)
+void state_tx_rollback_locked(struct state *st)
 {
 	lease_end(st);
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void state_rollback(struct state *st)
+{
+	state_tx_rollback_locked(st);
 	state_unlock(st);
 }
 

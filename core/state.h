@@ -78,14 +78,12 @@ void state_read_failed(struct state *st);
  */
 void state_idle(struct state *st);
 
-/* BEGIN IMMEDIATE / COMMIT for a caller that already holds the lock;
- * begin uses the lease (and renews it). */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (of a transaction that is open,
+ * if any) for a caller that already holds the lock; begin uses the lease
+ * (and renews it). */
 int state_tx_begin_locked(struct state *st, struct sutra_err *err);
 int state_tx_commit_locked(struct state *st, struct sutra_err *err);
-
-/* The connection, for transaction control by modules that batch work
- * (runlog).  Borrowed; use it only while holding the lock. */
-sqlite3 *state_db(struct state *st);
+void state_tx_rollback_locked(struct state *st);
 
 /*
  * Runs a cached query (sql a string constant, with at most one text

@@ -18,12 +18,11 @@
  *
  * The payload applies its layers in the order of issue 5: new session and
  * parent-death signal (namespaces were made by the clone, the network's
- * by a helper of the supervisor), Landlock
- * (enforcing the supervisor's ruleset), rlimits, fds (only stdin
- * /dev/null, stdout, stderr survive), the signal mask (the dispositions
- * are already the defaults), the clean environment (envp), the uid drop
- * and the capabilities, no_new_privs, seccomp last, exec by absolute
- * path.
+ * by a helper of the supervisor), Landlock (enforcing the supervisor's
+ * ruleset), rlimits, fds (only stdin /dev/null, stdout, stderr survive),
+ * the signal mask (the dispositions are already the defaults), the clean
+ * environment (envp), the uid drop and the capabilities, no_new_privs,
+ * seccomp last, exec by absolute path.
  *
  * The runner may be multi-threaded, so both processes were made by a raw
  * clone and must not take a lock another thread could have held: no
@@ -144,6 +143,23 @@ int sbx_write_all(int fd, const void *buf, size_t n, int sock)
 			return -1;
 		p += w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads exactly n bytes; -1 on EOF or error. */
+static int read_full(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
 	}
 	return 0;
 }
@@ -344,20 +360,15 @@ static void netns_start(const struct sbx_plan *p, struct netns_helper *h)
 
 static void netns_join(const struct sbx_plan *p, struct netns_helper *h)
 {
-	int fd = -1;
-	ssize_t n;
+	int fd = -1, got = read_full(h->ready_r, &fd, sizeof(fd));
 
-	do
-		n = read(h->ready_r, &fd, sizeof(fd));
-	while (n < 0 && errno == EINTR);
 	kill(h->pid, SIGKILL);
 	while (waitpid(h->pid, NULL, __WALL) < 0 && errno == EINTR)
 		;
 	/* The helper's own errno is lost: EPERM says what it most likely
 	 * was (a kernel or policy without network namespaces). */
 	errno = EPERM;
-	NS_TRY(n == (ssize_t)sizeof(fd) && fd >= 0 ? 0 : -1, "make",
-	       "network namespace");
+	NS_TRY(got == 0 && fd >= 0 ? 0 : -1, "make", "network namespace");
 	NS_TRY(setns(fd, CLONE_NEWNET), "join", "network namespace");
 	close(fd);
 	close(h->ready_r);
@@ -367,10 +378,11 @@ static void netns_join(const struct sbx_plan *p, struct netns_helper *h)
 /*
  * Builds the payload's root on a small tmpfs mounted over SBX_NS_ROOT
  * (in this mount namespace only): read-only binds of the system view;
- * empty read-only /home, /root, /tmp and /run (the root tmpfs's own directories: the host's are
- * never mounted); a minimal /dev; a fresh read-only /proc; and the size-
- * and inode-limited /work, the only writable place.  Then it pivots into
- * it.  Nothing propagates back to the host: / is made private first.
+ * empty read-only /home, /root, /tmp and /run (the root tmpfs's own
+ * directories: the host's are never mounted); a minimal /dev; a fresh
+ * read-only /proc; and the size- and inode-limited /work, the only
+ * writable place.  Then it pivots into it.  Nothing propagates back to
+ * the host: / is made private first.
  */
 static void setup_namespace(const struct sbx_plan *p)
 {
@@ -414,22 +426,6 @@ static char wire_buf[SBX_WIRE_MAX] __attribute__((aligned(16)));
 static char *wire_strs[SBX_WIRE_MAX_STRS + 2];
 static struct sandbox_file wire_files[SBX_WIRE_MAX_FILES];
 static struct sock_fprog wire_prog;
-
-static int read_full(int fd, void *buf, size_t n)
-{
-	char *p = buf;
-
-	while (n > 0) {
-		ssize_t r = read(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
 
 /* The NUL-terminated string at *pos (below end), or NULL. */
 static char *wire_str(size_t *pos, size_t end)

@@ -2,6 +2,7 @@
 #include "runlog.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +23,32 @@ struct jentry {
 	cJSON *result;
 };
 
+/* A slot of the batch writer's ring: one checkpoint, printed into the
+ * slot's own buffer, which is kept for the slot's next row. */
+struct qrow {
+	char *buf;
+	size_t size;
+	size_t path, status, error, input, output;  /* offsets; 0: NULL */
+	int attempt, final;
+	double started, ended;
+};
+
+/* The batch writer's queue (batch mode; see "batch writer" below). */
+struct batchq {
+	pthread_mutex_t mu;             /* after the state lock, never before */
+	pthread_cond_t wake;            /* the writer: rows wait */
+	pthread_cond_t room;            /* the run: the ring has room */
+	struct qrow *ring;              /* BATCH_RING slots */
+	uint64_t pushed, taken;         /* rows queued, rows written, ever */
+	uint64_t commit_after;          /* commit once taken reaches it (0) */
+	int batched;                    /* checkpoints since the last commit */
+	int64_t first_ns;               /* when the first of them was made */
+	pthread_t thread;
+	int started, running, stop, waiting, blocked;
+	int failed;                     /* a write failed: err, for good */
+	struct sutra_err err;
+};
+
 struct runlog {
 	struct state *st;
 	int mode;
@@ -34,8 +61,7 @@ struct runlog {
 	pthread_mutex_t mu;             /* divergences */
 	cJSON *divergences;
 	int in_tx;                      /* a batch transaction is open */
-	int batched;
-	int64_t batch_start_ns;
+	struct batchq q;                /* batch mode only */
 };
 
 struct runlog_attempt {
@@ -224,35 +250,65 @@ static int step_with_json(struct state *st, sqlite3_stmt *s, int ia,
 
 /* -------------------------------------------------------- transactions */
 
-/* Enters the write transaction: a new one in sync mode, the open batch in
- * batch mode.  Holds the state lock until tx_leave. */
-static int tx_enter(struct runlog *rl, struct sutra_err *err)
+static int batch_mode(const struct runlog *rl)
 {
-	state_lock(rl->st);
+	return rl->durability == DURABILITY_BATCH;
+}
+
+static int write_queued(struct runlog *rl, int max, struct sutra_err *err);
+static int batch_due(struct runlog *rl);
+static void batch_committed(struct runlog *rl);
+static void batch_fail(struct runlog *rl, const struct sutra_err *err);
+static void batch_writer_stop(struct runlog *rl);
+
+/* Opens the write transaction unless one is open; the caller holds the
+ * lock. */
+static int tx_open_locked(struct runlog *rl, struct sutra_err *err)
+{
 	if (rl->in_tx)
 		return 0;
-	if (state_tx_begin_locked(rl->st, err) < 0) {
-		state_unlock(rl->st);
+	if (state_tx_begin_locked(rl->st, err) < 0)
 		return -1;
-	}
 	rl->in_tx = 1;
-	rl->batch_start_ns = now_ns();
 	return 0;
 }
 
-/* Commits the open transaction (rolls it back if that fails); the caller
- * holds the lock. */
-static int tx_commit(struct runlog *rl, struct sutra_err *err)
+/*
+ * Enters the write transaction: a new one in sync mode, the open batch in
+ * batch mode, after the checkpoints still queued for the batch writer.
+ * Holds the state lock until tx_leave.
+ */
+static int tx_enter(struct runlog *rl, struct sutra_err *err)
 {
-	int rc = 0;
-
-	if (state_tx_commit_locked(rl->st, err) < 0) {
-		rc = -1;
-		state_tx_rollback_locked(rl->st);
+	state_lock(rl->st);
+	if ((batch_mode(rl) && write_queued(rl, INT_MAX, err) < 0) ||
+	    tx_open_locked(rl, err) < 0) {
+		state_unlock(rl->st);
+		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Ends the open transaction: commits it when ok, rolls it back when not
+ * or when the commit fails.  A batch rolled back takes other steps'
+ * checkpoints with it, so in batch mode that failure is for good
+ * (batch_fail).  The caller holds the lock.
+ */
+static int tx_end(struct runlog *rl, int ok, struct sutra_err *err)
+{
+	if (ok && (!rl->in_tx || state_tx_commit_locked(rl->st, err) == 0)) {
+		rl->in_tx = 0;
+		if (batch_mode(rl))
+			batch_committed(rl);
+		return 0;
+	}
+	if (rl->in_tx)
+		state_tx_rollback_locked(rl->st);
 	rl->in_tx = 0;
-	rl->batched = 0;
-	return rc;
+	if (batch_mode(rl))
+		batch_fail(rl, err);
+	return -1;
 }
 
 /* Leaves it: commits now in sync mode, when forced, or when the batch is
@@ -262,20 +318,21 @@ static int tx_leave(struct runlog *rl, int ok, int force,
 {
 	int rc = 0;
 
-	if (!ok) {
-		if (rl->in_tx)
-			state_tx_rollback_locked(rl->st);
-		rl->in_tx = 0;
-		rl->batched = 0;
-		state_unlock(rl->st);
-		return -1;
-	}
-	rl->batched++;
-	if (rl->in_tx && (force || rl->durability == DURABILITY_SYNC ||
-			  rl->batched >= RUNLOG_BATCH_STEPS ||
-			  now_ns() - rl->batch_start_ns >=
-				  (int64_t)RUNLOG_BATCH_MS * 1000000))
-		rc = tx_commit(rl, err);
+	if (!ok || force || !batch_mode(rl) || batch_due(rl))
+		rc = tx_end(rl, ok, err);
+	state_unlock(rl->st);
+	return ok ? rc : -1;
+}
+
+/* Commits the open batch with what is queued for it. */
+static int batch_commit(struct runlog *rl, struct sutra_err *err)
+{
+	int rc;
+
+	state_lock(rl->st);
+	rc = write_queued(rl, INT_MAX, err);
+	if (rc == 0 && rl->in_tx)
+		rc = tx_end(rl, 1, err);
 	state_unlock(rl->st);
 	return rc;
 }
@@ -283,19 +340,14 @@ static int tx_leave(struct runlog *rl, int ok, int force,
 int runlog_attempt_idle(struct runlog_attempt *a, struct sutra_err *err)
 {
 	struct runlog *rl = a->rl;
-	int rc = 0;
 
-	if (rl->mode == RUNLOG_REPLAY)
+	if (rl->mode == RUNLOG_REPLAY || !batch_mode(rl))
 		return 0;
 	/* Between two checkpoints the batch's transaction stays open, with
 	 * its write lock: through a minute-long LLM call, every other
 	 * writer would fail with "database is locked".  Committing it here
-	 * keeps each step whole (checkpoints hold the lock). */
-	state_lock(rl->st);
-	if (rl->in_tx)
-		rc = tx_commit(rl, err);
-	state_unlock(rl->st);
-	return rc;
+	 * keeps each step whole. */
+	return batch_commit(rl, err);
 }
 
 /* -------------------------------------------------------- create/open */
@@ -310,6 +362,9 @@ static struct runlog *runlog_alloc(struct state *st, int mode)
 	rl->mode = mode;
 	rl->divergences = cJSON_CreateArray();
 	pthread_mutex_init(&rl->mu, NULL);
+	pthread_mutex_init(&rl->q.mu, NULL);
+	pthread_cond_init(&rl->q.wake, NULL);
+	pthread_cond_init(&rl->q.room, NULL);
 	return rl;
 }
 
@@ -534,10 +589,11 @@ void runlog_free(struct runlog *rl)
 {
 	if (!rl)
 		return;
-	if (rl->in_tx) {
+	if (batch_mode(rl) && rl->mode != RUNLOG_REPLAY) {
+		/* What the batch holds is committed: those steps did run. */
 		struct sutra_err ignore = {0};
-		state_lock(rl->st);
-		tx_leave(rl, 1, 1, &ignore);
+		batch_commit(rl, &ignore);
+		batch_writer_stop(rl);
 	}
 	for (int i = 0; i < rl->n_steps; i++) {
 		free(rl->steps[i].path);
@@ -556,6 +612,9 @@ void runlog_free(struct runlog *rl)
 	free_info(&rl->info);
 	cJSON_Delete(rl->divergences);
 	pthread_mutex_destroy(&rl->mu);
+	pthread_mutex_destroy(&rl->q.mu);
+	pthread_cond_destroy(&rl->q.wake);
+	pthread_cond_destroy(&rl->q.room);
 	free(rl);
 }
 
@@ -738,11 +797,12 @@ int runlog_effect_end(struct runlog_attempt *a, int seq, const char *kind,
 		}
 		return 0;
 	}
-	state_lock(rl->st);
-	int rc = insert_journal(rl, a->path, a->attempt, seq, kind, request,
-				result, err);
-	state_unlock(rl->st);
-	return rc;
+	/* Committed now, with a batch that may be open (another branch's
+	 * checkpoints, queued or written since the attempt went idle). */
+	if (tx_enter(rl, err) < 0)
+		return -1;
+	return tx_leave(rl, insert_journal(rl, a->path, a->attempt, seq, kind,
+					   request, result, err) == 0, 1, err);
 }
 
 static int flush_pending(struct runlog *rl, struct runlog_attempt *a,
@@ -782,6 +842,22 @@ static int insert_event(struct runlog *rl, const char *path, const char *kind,
 			      err);
 }
 
+/* Binds a checkpoint's columns but its input and output (5, 6). */
+static void bind_step(sqlite3_stmt *s, const struct runlog *rl,
+		      const char *path, int attempt, const char *status,
+		      int final, const char *error, double started,
+		      double ended)
+{
+	bind_text(s, 1, rl->info.id);
+	bind_text(s, 2, path);
+	sqlite3_bind_int(s, 3, attempt);
+	bind_text(s, 4, status);
+	bind_text(s, 7, error);
+	sqlite3_bind_double(s, 8, started);
+	sqlite3_bind_double(s, 9, ended);
+	sqlite3_bind_int(s, 10, final);
+}
+
 static int insert_step(struct runlog *rl, const char *path, int attempt,
 		       const char *status, int final, const cJSON *input,
 		       const cJSON *output, const char *error, double started,
@@ -791,16 +867,334 @@ static int insert_step(struct runlog *rl, const char *path, int attempt,
 
 	if (!s)
 		return -1;
-	bind_text(s, 1, rl->info.id);
-	bind_text(s, 2, path);
-	sqlite3_bind_int(s, 3, attempt);
-	bind_text(s, 4, status);
-	bind_text(s, 7, error);
-	sqlite3_bind_double(s, 8, started);
-	sqlite3_bind_double(s, 9, now_unix());
-	sqlite3_bind_int(s, 10, final);
+	bind_step(s, rl, path, attempt, status, final, error, started,
+		  now_unix());
 	return step_with_json(rl->st, s, 5, input, 6, output,
 			      "record checkpoint", err);
+}
+
+/* ------------------------------------------------------- batch writer */
+
+/*
+ * In batch mode a checkpoint with no memory writes and no journal entries
+ * to commit with it is printed into a ring, and a writer thread inserts
+ * it into the open batch, and commits the batch when it is due, while the
+ * run goes on: the insert is two thirds of a trivial step's cost.  What
+ * the synchronous path promises still holds:
+ *  - Order: the writer takes the state lock before it takes a row, and
+ *    whoever needs the batch whole - a synchronous checkpoint, a commit
+ *    before an external effect, a durable journal entry, the run's end -
+ *    takes the state lock and then writes what is still queued itself.
+ *    Rows reach the database in the order they were queued, and a commit
+ *    holds every row queued before it.
+ *  - Reads: memory writes never wait in the ring (their checkpoint goes
+ *    the synchronous way), so a step reads what the steps before it wrote.
+ *  - Failure: a failed write rolls the batch back and fails the queue for
+ *    good.  Every later checkpoint, commit and finish of the run fails
+ *    with that error, as if the process had died at the last commit:
+ *    nothing after the lost rows is committed without them, and `sutra
+ *    resume` runs them again.
+ *  - The loss window: a batch is due after RUNLOG_BATCH_STEPS checkpoints
+ *    or RUNLOG_BATCH_MS; it commits once the writer has written up to
+ *    there, at most BATCH_RING rows later.
+ * The lock order is the state lock, then q.mu.
+ */
+
+/* The writer is woken once this many rows wait (or a commit is due): a
+ * run of slow steps pays one wake-up per that many checkpoints.  A run
+ * that gets BATCH_RING rows ahead of the writer waits for it. */
+enum { BATCH_WAKE_ROWS = 4, BATCH_RING = 512 };
+
+static const char *qtext(const struct qrow *r, size_t off)
+{
+	return off ? r->buf + off : NULL;
+}
+
+static int insert_row(struct runlog *rl, const struct qrow *r,
+		      struct sutra_err *err)
+{
+	sqlite3_stmt *s = state_stmt(rl->st, SQL_STEP_INSERT, err);
+
+	if (!s)
+		return -1;
+	bind_step(s, rl, qtext(r, r->path), r->attempt, qtext(r, r->status),
+		  r->final, qtext(r, r->error), r->started, r->ended);
+	bind_text(s, 5, qtext(r, r->input));
+	bind_text(s, 6, qtext(r, r->output));
+	return step_done(rl->st, s, "record checkpoint", err);
+}
+
+/* Counts a checkpoint into the batch; whether the batch is due for its
+ * commit (full or old).  The caller holds q->mu. */
+static int count_in_locked(struct batchq *q)
+{
+	int64_t now = now_ns();
+
+	if (q->batched++ == 0)
+		q->first_ns = now;
+	return q->batched >= RUNLOG_BATCH_STEPS ||
+	       now - q->first_ns >= (int64_t)RUNLOG_BATCH_MS * 1000000;
+}
+
+static int batch_due(struct runlog *rl)
+{
+	pthread_mutex_lock(&rl->q.mu);
+	int due = count_in_locked(&rl->q);
+	pthread_mutex_unlock(&rl->q.mu);
+	return due;
+}
+
+static void batch_committed(struct runlog *rl)
+{
+	pthread_mutex_lock(&rl->q.mu);
+	rl->q.batched = 0;
+	rl->q.commit_after = 0;
+	pthread_mutex_unlock(&rl->q.mu);
+}
+
+/* The batch was rolled back: the queue fails for good with err.  The
+ * caller holds the state lock. */
+static void batch_fail(struct runlog *rl, const struct sutra_err *err)
+{
+	struct batchq *q = &rl->q;
+
+	pthread_mutex_lock(&q->mu);
+	if (!q->failed) {
+		q->failed = 1;
+		q->err = *err;
+		if (!q->err.code)
+			err_set(&q->err, SUTRA_ERUNTIME, "a checkpoint of the "
+				"batch could not be written");
+	}
+	q->taken = q->pushed;
+	q->batched = 0;
+	q->commit_after = 0;
+	pthread_cond_broadcast(&q->room);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/*
+ * Writes up to max queued rows, oldest first, into the batch (opened when
+ * none is), and commits it when a commit became due at one of them.  The
+ * caller holds the state lock, so no one else writes rows meanwhile and
+ * the slot being written stays put.  Fails with the queue's error once it
+ * has failed.
+ */
+static int write_queued(struct runlog *rl, int max, struct sutra_err *err)
+{
+	struct batchq *q = &rl->q;
+	const struct qrow *r;
+	int ok, commit;
+
+	for (int i = 0; i < max; i++) {
+		pthread_mutex_lock(&q->mu);
+		if (q->failed) {
+			*err = q->err;
+			pthread_mutex_unlock(&q->mu);
+			return -1;
+		}
+		if (q->taken == q->pushed) {
+			pthread_mutex_unlock(&q->mu);
+			break;
+		}
+		r = &q->ring[q->taken % BATCH_RING];
+		pthread_mutex_unlock(&q->mu);
+		ok = tx_open_locked(rl, err) == 0 && insert_row(rl, r, err) == 0;
+		if (!ok)
+			return tx_end(rl, 0, err);
+		pthread_mutex_lock(&q->mu);
+		q->taken++;
+		commit = q->commit_after && q->taken >= q->commit_after;
+		if (q->blocked)
+			pthread_cond_broadcast(&q->room);
+		pthread_mutex_unlock(&q->mu);
+		if (commit && tx_end(rl, 1, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void *batch_writer(void *arg)
+{
+	struct runlog *rl = arg;
+	struct batchq *q = &rl->q;
+	struct sutra_err ignore;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (!q->stop && (q->taken == q->pushed || q->failed)) {
+			q->waiting = 1;
+			pthread_cond_wait(&q->wake, &q->mu);
+			q->waiting = 0;
+		}
+		if (q->stop)
+			break;
+		pthread_mutex_unlock(&q->mu);
+		/* A failure is kept in the queue, for the run to meet. */
+		memset(&ignore, 0, sizeof(ignore));
+		state_lock(rl->st);
+		write_queued(rl, 1, &ignore);
+		state_unlock(rl->st);
+		pthread_mutex_lock(&q->mu);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+/* Starts the writer (q->mu held); on failure the run writes its rows
+ * itself.  Signals go to the run's own threads, never to the writer. */
+static void batch_writer_start_locked(struct runlog *rl)
+{
+	sigset_t all, old;
+
+	rl->q.started = 1;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rl->q.running = pthread_create(&rl->q.thread, NULL, batch_writer,
+				       rl) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void batch_writer_stop(struct runlog *rl)
+{
+	struct batchq *q = &rl->q;
+
+	pthread_mutex_lock(&q->mu);
+	q->stop = 1;
+	pthread_cond_signal(&q->wake);
+	pthread_mutex_unlock(&q->mu);
+	if (q->running)
+		pthread_join(q->thread, NULL);
+	q->running = 0;
+	for (int i = 0; q->ring && i < BATCH_RING; i++)
+		free(q->ring[i].buf);
+	free(q->ring);
+	q->ring = NULL;
+}
+
+/* Appends text (n bytes, or a JSON value's print when v) to slot r at
+ * *len; its offset, or 0 for NULL.  -1 when out of memory. */
+static long slot_add(struct qrow *r, size_t *len, const char *text,
+		     size_t n, const cJSON *v)
+{
+	size_t at = *len;
+	char *heap = NULL;
+
+	if (!text && !v)
+		return 0;
+	/* cJSON_PrintPreallocated needs a few bytes of slack (cJSON.h). */
+	if (v && r->size - at > 5 + 64 &&
+	    cJSON_PrintPreallocated((cJSON *)v, r->buf + at,
+				    (int)(r->size - at - 5), 0)) {
+		*len = at + strlen(r->buf + at) + 1;
+		return (long)at;
+	}
+	if (v && !(text = heap = cJSON_PrintUnformatted(v)))
+		return -1;
+	if (v)
+		n = strlen(text);
+	if (at + n + 1 > r->size) {
+		size_t size = (at + n + 1) * 2;
+		char *buf = realloc(r->buf, size);
+		if (!buf) {
+			cJSON_free(heap);
+			return -1;
+		}
+		r->buf = buf;
+		r->size = size;
+	}
+	memcpy(r->buf + at, text, n);
+	r->buf[at + n] = '\0';
+	*len = at + n + 1;
+	cJSON_free(heap);
+	return (long)at;
+}
+
+/* Prints a checkpoint into slot r.  Offset 0 stands for NULL, so the
+ * buffer starts with a byte of its own. */
+static int fill_slot(struct qrow *r, const char *path, int attempt,
+		     const char *status, int final, const cJSON *input,
+		     const cJSON *output, const char *error, double started)
+{
+	size_t len = 1;
+	long o[5];
+
+	if (!r->buf && !(r->buf = malloc(r->size = 512)))
+		return -1;
+	if ((o[0] = slot_add(r, &len, path, strlen(path), NULL)) < 0 ||
+	    (o[1] = slot_add(r, &len, status, strlen(status), NULL)) < 0 ||
+	    (o[2] = slot_add(r, &len, error, error ? strlen(error) : 0,
+			     NULL)) < 0 ||
+	    (o[3] = slot_add(r, &len, NULL, 0, input)) < 0 ||
+	    (o[4] = slot_add(r, &len, NULL, 0, output)) < 0)
+		return -1;
+	r->path = (size_t)o[0];
+	r->status = (size_t)o[1];
+	r->error = (size_t)o[2];
+	r->input = (size_t)o[3];
+	r->output = (size_t)o[4];
+	r->attempt = attempt;
+	r->final = final;
+	r->started = started;
+	r->ended = now_unix();
+	return 0;
+}
+
+/*
+ * Queues a checkpoint for the writer, and asks it to commit when the
+ * batch is due.  Without a writer (it could not start) the caller writes
+ * and commits itself.
+ */
+static int queue_checkpoint(struct runlog *rl, const char *path, int attempt,
+			    const char *status, int final,
+			    const cJSON *input, const cJSON *output,
+			    const char *error, double started,
+			    struct sutra_err *err)
+{
+	struct batchq *q = &rl->q;
+	int due, alone, rc = 0;
+
+	pthread_mutex_lock(&q->mu);
+	if (!q->ring && !(q->ring = calloc(BATCH_RING, sizeof(*q->ring)))) {
+		pthread_mutex_unlock(&q->mu);
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	}
+	/* A full ring waits for the writer: the database is the bottleneck,
+	 * and writing rows here would only take turns with it. */
+	while (!q->failed && q->pushed - q->taken == BATCH_RING) {
+		q->blocked++;
+		pthread_cond_wait(&q->room, &q->mu);
+		q->blocked--;
+	}
+	if (q->failed) {
+		*err = q->err;
+		pthread_mutex_unlock(&q->mu);
+		return -1;
+	}
+	if (fill_slot(&q->ring[q->pushed % BATCH_RING], path, attempt, status,
+		      final, input, output, error, started) < 0) {
+		pthread_mutex_unlock(&q->mu);
+		return err_set(err, SUTRA_ENOMEM, "out of memory");
+	}
+	q->pushed++;
+	due = count_in_locked(q);
+	/* Set once per batch: moved on with every row, it could stay ahead
+	 * of a writer that never catches up, and the batch would not end. */
+	if (due && !q->commit_after)
+		q->commit_after = q->pushed;
+	if (!q->started)
+		batch_writer_start_locked(rl);
+	alone = !q->running;
+	if (q->waiting &&
+	    (due || q->pushed - q->taken >= BATCH_WAKE_ROWS))
+		pthread_cond_signal(&q->wake);
+	pthread_mutex_unlock(&q->mu);
+	if (!alone)
+		return 0;
+	state_lock(rl->st);
+	rc = write_queued(rl, INT_MAX, err);
+	state_unlock(rl->st);
+	return rc;
 }
 
 /* Replay: compares an attempt's outcome with the recording. */
@@ -833,6 +1227,15 @@ int runlog_checkpoint(struct runlog *rl, struct memtx *tx,
 
 	if (rl->mode == RUNLOG_REPLAY) {
 		compare_outcome(rl, path, status, final, output);
+		return 0;
+	}
+	if (batch_mode(rl) && !(tx && memtx_pending(tx)) &&
+	    !(a && a->pending)) {
+		if (queue_checkpoint(rl, path, attempt, status, final, input,
+				     output, error, started, err) < 0)
+			return -1;
+		if (tx)
+			memtx_discard(tx);
 		return 0;
 	}
 	if (tx && memtx_pending(tx) && !memtx_state(tx, err))

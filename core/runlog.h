@@ -16,7 +16,9 @@
  * "batch" groups checkpoints into one transaction per RUNLOG_BATCH_STEPS
  * steps or RUNLOG_BATCH_MS milliseconds, whichever comes first: a crash
  * loses at most that window (those steps re-run on resume; their memory
- * writes were never committed, so nothing is applied twice).
+ * writes were never committed, so nothing is applied twice).  In batch
+ * mode a thread of the runlog writes the checkpoints of steps without
+ * memory writes while the run goes on (runlog.c, "batch writer").
  */
 #ifndef SUTRA_RUNLOG_H
 #define SUTRA_RUNLOG_H

@@ -30,6 +30,7 @@ SHELL_TESTS = \
 	t/4003-chain-concurrency.t \
 	t/4004-chain-big.t \
 	t/4101-durable.t \
+	t/4102-durable-batch.t \
 	t/5001-memory.t \
 	t/5002-state.t \
 	t/2001-plugin.t \

@@ -1,0 +1,145 @@
+#!/bin/sh
+# Batch durability and its background writer: checkpoints without memory
+# writes are queued and written by a thread of their own while the run
+# goes on.  Kills, write failures and a run longer than the writer's ring
+# must all end with exactly the memory and output of an uninterrupted run.
+. "${SUTRA_SRCDIR:-$(dirname "$0")/..}/t/lib.sh"
+
+# append: adds v to a list in memory (its checkpoint takes the
+# synchronous way).  next: v + 1, pure (its checkpoint is queued).
+mkagent append 'return { run = function(input, ctx)
+  local list = ctx.memory.get("log") or ctx.json.array()
+  list[#list + 1] = input.v
+  ctx.memory.set("log", list)
+  return input.v
+end }' memory
+mkagent next 'return { run = function(input, ctx)
+  local t = os.clock()
+  while os.clock() - t < 0.0005 do end
+  return input.v + 1
+end }'
+
+# chain NAME N: N pure steps, each counting on from the one before, with a
+# memory write after every 50; the output is the last count.
+chain() {
+	{
+		printf 'name: %s\nsteps:\n  - {id: p0, agent: next, with: {v: 0}}\n' "$1"
+		i=1
+		while [ $i -lt "$2" ]; do
+			printf '  - {id: p%d, agent: next, with: {v: "${{ steps.p%d.output }}"}}\n' $i $((i - 1))
+			if [ $((i % 50)) -eq 0 ]; then
+				printf '  - {id: m%d, agent: append, with: {v: "${{ steps.p%d.output }}"}}\n' $i $i
+			fi
+			i=$((i + 1))
+		done
+		printf 'output: {n: "${{ steps.p%d.output }}"}\n' $(($2 - 1))
+	} > "$1.yaml"
+}
+chain mixed 400
+
+# db SQL: runs SQL on the project's state database (python's sqlite3,
+# another connection, as another process would).
+db() {
+	python3 -c 'import sqlite3, sys
+c = sqlite3.connect(".sutra/state.db", isolation_level=None)
+for r in c.execute(sys.argv[1]): print("|".join(map(str, r)))' "$1"
+}
+
+sutra run mixed.yaml --session ref --durability batch
+is "$rc" 0 "a batch run of pure and memory steps finishes"
+is "$out" '{"n":400}' "with every step's output"
+ref_out=$out
+sutra memory export --session ref
+ref_mem=$(printf '%s' "$out" | json 'json.dumps(d["memory"], sort_keys=True)')
+like "$ref_mem" '"log": \[51, 101, 151, 201, 251, 301, 351\]' "and its memory writes, once each"
+ref_id=$(db "SELECT id FROM runs WHERE session = 'ref'")
+is "$(db "SELECT count(*) FROM steps WHERE run = '$ref_id'")" 407 "every checkpoint is recorded"
+is "$(db "SELECT count(*) FROM steps WHERE run = '$ref_id' AND path = 'p399' AND output = '400'")" 1 "with its output"
+
+# Kill -9 at random instants, resume, compare.
+good=0
+cut=0
+i=1
+while [ $i -le 20 ]; do
+	s=kill$i
+	"$SUTRA_BIN" run mixed.yaml --session $s --durability batch >/dev/null 2>&1 &
+	pid=$!
+	sleep "$(printf '0.%03d' $(( (i * 7919) % 190 + 5 )))"
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	id=$(db "SELECT id FROM runs WHERE session = '$s'")
+	if [ -n "$id" ]; then
+		[ "$(db "SELECT status FROM runs WHERE id = '$id'")" = running ] && cut=$((cut + 1))
+		"$SUTRA_BIN" resume "$id" >resume.out 2>resume.err
+	else
+		"$SUTRA_BIN" run mixed.yaml --session $s --durability batch >resume.out 2>resume.err
+	fi
+	mem=$("$SUTRA_BIN" memory export --session $s | json 'json.dumps(d["memory"], sort_keys=True)')
+	if [ "$(cat resume.out)" = "$ref_out" ] && [ "$mem" = "$ref_mem" ]; then
+		good=$((good + 1))
+	else
+		diag "kill $i ($id): output $(cat resume.out) memory $mem" "$(cat resume.err)"
+	fi
+	i=$((i + 1))
+done
+is "$good" 20 "20 batch runs killed at random instants resume to the same memory and output"
+ok "... $cut of them killed mid-run" [ "$cut" -ge 12 ]
+
+# A write of the writer fails (a trigger stands in for a full disk): the
+# batch is rolled back, the run stops with exit 3 naming the cause, and
+# nothing after the lost batch is committed without it.
+db "CREATE TRIGGER fault BEFORE INSERT ON steps WHEN NEW.path = 'p220'
+    BEGIN SELECT RAISE(ABORT, 'injected fault'); END" >/dev/null
+sutra run mixed.yaml --session fault --durability batch
+is "$rc" 3 "a failed checkpoint write stops a batch run with exit 3"
+like "$err" "record checkpoint.*injected fault" "naming the write and its cause"
+fid=$(db "SELECT id FROM runs WHERE session = 'fault'")
+is "$(db "SELECT count(*) FROM steps WHERE run = '$fid' AND path IN ('p220', 'p221', 'p300')")" 0 \
+	"no checkpoint of the failed batch or after it is committed"
+sutra memory get --session fault log
+unlike "$out" "251" "nor any memory write after it"
+db "DROP TRIGGER fault" >/dev/null
+sutra resume "$fid"
+is "$rc" 0 "the run resumes once the cause is gone"
+is "$out" "$ref_out" "to the same output"
+sutra memory export --session fault
+is "$(printf '%s' "$out" | json 'json.dumps(d["memory"], sort_keys=True)')" "$ref_mem" \
+	"and the same memory, each write applied once"
+
+# Longer than the writer's ring (512 rows): the run waits for the writer
+# when it gets that far ahead, and loses nothing.
+# Batches commit as the run goes, every 256 steps or 200 ms: another
+# process sees them before the run ends.
+chain long 3000
+"$SUTRA_BIN" run long.yaml --session long --durability batch >long.out 2>&1 &
+pid=$!
+sleep 0.8
+seen=$(db "SELECT count(*) FROM steps WHERE run = (SELECT id FROM runs WHERE session = 'long')")
+ended=$(db "SELECT count(*) FROM runs WHERE session = 'long' AND status = 'ok'")
+ok "batches are committed while the run goes on ($seen checkpoints seen)" [ "$seen" -gt 0 -a "$ended" = 0 ]
+wait $pid
+is "$(cat long.out)" '{"n":3000}' "a 3000-step batch run finishes"
+lid=$(db "SELECT id FROM runs WHERE session = 'long'")
+is "$(db "SELECT count(*) FROM steps WHERE run = '$lid'")" 3059 "with all its checkpoints"
+sutra replay "$lid"
+is "$rc" 0 "and replays without divergence"
+
+# Trivial steps outrun the writer: the run fills the ring and waits for it.
+{
+	printf 'name: fast\nsteps:\n'
+	i=0
+	while [ $i -lt 5000 ]; do printf '  - {id: e%d, agent: echo}\n' $i; i=$((i + 1)); done
+	printf 'output: "${{ steps.e4999.status }}"\n'
+} > fast.yaml
+sutra run fast.yaml --session fast --durability batch
+is "$out" '"ok"' "a 5000-step run of trivial steps finishes"
+is "$(db "SELECT count(*) FROM steps WHERE run = (SELECT id FROM runs WHERE session = 'fast')")" 5000 \
+	"with all its checkpoints"
+
+# sync mode is unchanged by all this: the same output and memory.
+sutra run mixed.yaml --session sync
+is "$out" "$ref_out" "sync durability gives the same output"
+sutra memory export --session sync
+is "$(printf '%s' "$out" | json 'json.dumps(d["memory"], sort_keys=True)')" "$ref_mem" "and memory"
+
+done_testing

@@ -49,15 +49,29 @@ static int64_t median(int64_t *v, int n)
 
 /* CPU time of the calling thread: unlike wall time it leaves out the time
  * the thread waits for a core, which a busy shared machine adds. */
-static int64_t thread_cpu_ns(void)
+static int64_t cpu_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Median thread CPU ns of the last run_chain_rec_ns(). */
+static int64_t thread_cpu_ns(void)
+{
+	return cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* A recorded run's CPU is the process's: batch mode writes its
+ * checkpoints on a thread of its own. */
+static int64_t run_cpu_ns(int recorded)
+{
+	return cpu_ns(recorded ? CLOCK_PROCESS_CPUTIME_ID
+			       : CLOCK_THREAD_CPUTIME_ID);
+}
+
+/* Median CPU ns of the last run_chain_rec_ns(): the thread's, or the
+ * process's for a recorded run. */
 static int64_t last_run_cpu_ns;
 
 static void die(const struct sutra_err *err)
@@ -175,7 +189,7 @@ static int64_t run_chain_rec_ns(struct runtime *rt, const char *path,
 		struct runlog *rl = NULL;
 		char id[32];
 		random_id("run_", id, sizeof(id));
-		int64_t t0 = now_ns(), c0 = thread_cpu_ns();
+		int64_t t0 = now_ns(), c0 = run_cpu_ns(durability >= 0);
 		if (durability >= 0 &&
 		    runlog_create(bench_state(rt), id, c->name, path, "bench", in,
 				  durability, &rl, &err) < 0)
@@ -186,7 +200,7 @@ static int64_t run_chain_rec_ns(struct runtime *rt, const char *path,
 		    (rl && runlog_finish(rl, "ok", out, NULL, &err) < 0))
 			die(&err);
 		t[r] = now_ns() - t0;
-		cpu[r] = thread_cpu_ns() - c0;
+		cpu[r] = run_cpu_ns(durability >= 0) - c0;
 		runlog_free(rl);
 		cJSON_Delete(out);
 	}

@@ -619,8 +619,10 @@ def main():
     out += ["", "## Summary: each figure against its target and the peer", "",
             "Targets are the issues' (#2–#7) and are judged on wall time, "
             "median of repeated runs. In brackets, the CPU time of the same "
-            "work (thread CPU in process, user + system for whole "
-            "processes): on a shared machine it leaves out the time spent "
+            "work (in process, the calling thread's CPU, or the whole "
+            "process's for checkpointed chains, whose batch mode writes on "
+            "a thread of its own; user + system for whole processes): on a "
+            "shared machine it leaves out the time spent "
             "waiting for a core. \"LangGraph.js here\" is measured by "
             "bench/peer.sh on this machine (wall, warm median invoke / "
             "tasks); \"quoted\" is the figure the issues cite. \"Flat with "

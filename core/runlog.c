@@ -894,6 +894,8 @@ static int insert_step(struct runlog *rl, const char *path, int attempt,
  *    with that error, as if the process had died at the last commit:
  *    nothing after the lost rows is committed without them, and `sutra
  *    resume` runs them again.
+ *  - Cost: the thread starts only once BATCH_START_ROWS rows wait or a
+ *    commit is due; a short run writes its rows at its end, as before.
  *  - The loss window: a batch is due after RUNLOG_BATCH_STEPS checkpoints
  *    or RUNLOG_BATCH_MS; it commits once the writer has written up to
  *    there, at most BATCH_RING rows later.
@@ -907,6 +909,8 @@ enum { BATCH_WAKE_ROWS = 4, BATCH_RING = 512 };
 /* Rows the writer writes per turn of the state lock: fewer lock hand-offs
  * between the cores, while a reader of memory waits a few rows at most. */
 enum { BATCH_TURN_ROWS = 16 };
+/* The writer starts once this many rows wait (or a commit is due). */
+enum { BATCH_START_ROWS = 32 };
 
 static const char *qtext(const struct qrow *r, size_t off)
 {
@@ -1185,9 +1189,11 @@ static int queue_checkpoint(struct runlog *rl, const char *path, int attempt,
 	 * of a writer that never catches up, and the batch would not end. */
 	if (due && !q->commit_after)
 		q->commit_after = q->pushed;
-	if (!q->started)
+	/* A short run never pays for the thread: what it queued is written
+	 * at its end. */
+	if (!q->started && (due || q->pushed - q->taken >= BATCH_START_ROWS))
 		batch_writer_start_locked(rl);
-	alone = !q->running;
+	alone = q->started && !q->running;
 	if (q->waiting &&
 	    (due || q->pushed - q->taken >= BATCH_WAKE_ROWS))
 		pthread_cond_signal(&q->wake);

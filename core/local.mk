@@ -27,7 +27,7 @@ libsutracore_la_SOURCES = \
 	core/chain.h core/chain.c core/chain_load.c core/chain_run.c core/chain_graph.c \
 	core/pool.c core/pool.h \
 	core/trace.c core/trace.h \
-	core/runlog.c core/runlog.h \
+	core/runlog.c core/runlog.h core/runlog_impl.h core/runlog_batch.c \
 	core/netmod.c core/netmod.h
 
 bin_PROGRAMS += sutra

@@ -1,5 +1,5 @@
 /* runlog.c - see runlog.h. */
-#include "runlog.h"
+#include "runlog_impl.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -13,57 +13,6 @@
 
 #include "log.h"
 #include "util.h"
-
-/* A recorded effect. */
-struct jentry {
-	char *path;
-	int attempt, seq;
-	char *kind;
-	cJSON *request;
-	cJSON *result;
-};
-
-/* A slot of the batch writer's ring: one checkpoint, printed into the
- * slot's own buffer, which is kept for the slot's next row. */
-struct qrow {
-	char *buf;
-	size_t size, len;
-	size_t path, status, error, input, output;  /* offsets; 0: NULL */
-	int attempt, final;
-	double started, ended;
-};
-
-/* The batch writer's queue (batch mode; see "batch writer" below). */
-struct batchq {
-	pthread_mutex_t mu;             /* after the state lock, never before */
-	pthread_cond_t wake;            /* the writer: rows wait */
-	pthread_cond_t room;            /* the run: the ring has room */
-	struct qrow *ring;              /* BATCH_RING slots */
-	uint64_t pushed, taken;         /* rows queued, rows written, ever */
-	uint64_t commit_after;          /* commit once taken reaches it (0) */
-	size_t bytes;                   /* of the rows that wait */
-	int batched;                    /* checkpoints since the last commit */
-	int64_t first_ns;               /* when the first of them was made */
-	pthread_t thread;
-	int started, running, stop, waiting, blocked;
-	int failed;                     /* a write failed: err, for good */
-	struct sutra_err err;
-};
-
-struct runlog {
-	struct state *st;
-	int mode;
-	int durability;
-	struct runlog_info info;
-	struct runlog_step *steps;      /* sorted by path */
-	int n_steps;
-	struct jentry *journal;         /* sorted by path, attempt, seq */
-	int n_journal;
-	pthread_mutex_t mu;             /* divergences */
-	cJSON *divergences;
-	int in_tx;                      /* a batch transaction is open */
-	struct batchq q;                /* batch mode only */
-};
 
 struct runlog_attempt {
 	struct runlog *rl;
@@ -87,17 +36,7 @@ static const char SQL_RUN_CLAIM[] =
 static const char SQL_RUN_GET[] =
 	"SELECT id, chain, chain_path, session, status, input, output, error, "
 	"started, ended, pid, durability FROM runs WHERE id = ?1";
-#define STEP_INSERT \
-	"INSERT OR REPLACE INTO steps (run, path, attempt, status, input, " \
-	"output, error, started, ended, final) VALUES "
-#define STEP_VALUES "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-static const char SQL_STEP_INSERT[] = STEP_INSERT STEP_VALUES;
-/* STEP_ROWS rows in one statement: the batch writer's (10 % less work
- * per row than one statement each). */
-enum { STEP_ROWS = 8 };
-static const char SQL_STEP_INSERT_ROWS[] = STEP_INSERT STEP_VALUES ","
-	STEP_VALUES "," STEP_VALUES "," STEP_VALUES "," STEP_VALUES ","
-	STEP_VALUES "," STEP_VALUES "," STEP_VALUES;
+const char runlog_sql_step_insert[] = STEP_INSERT STEP_VALUES;
 static const char SQL_STEPS_OF_RUN[] =
 	"SELECT path, attempt, status, output, error, final FROM steps "
 	"WHERE run = ?1 ORDER BY path, attempt";
@@ -178,7 +117,7 @@ struct jtext {
 	char buf[JTEXT_INLINE];
 };
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+void runlog_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
 	if (v)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
@@ -227,7 +166,7 @@ static cJSON *col_json(sqlite3_stmt *s, int i)
 	return t ? cJSON_Parse((const char *)t) : NULL;
 }
 
-static int step_done(struct state *st, sqlite3_stmt *s, const char *what,
+int runlog_step_done(struct state *st, sqlite3_stmt *s, const char *what,
 		     struct sutra_err *err)
 {
 	int rc = sqlite3_step(s);
@@ -250,7 +189,7 @@ static int step_with_json(struct state *st, sqlite3_stmt *s, int ia,
 	if (bind_json(s, ia, a, &ta) < 0 || (ib && bind_json(s, ib, b, &tb) < 0))
 		rc = err_set(err, SUTRA_ENOMEM, "out of memory");
 	else
-		rc = step_done(st, s, what, err);
+		rc = runlog_step_done(st, s, what, err);
 	jtext_free(&ta);
 	jtext_free(&tb);
 	return rc;
@@ -258,20 +197,9 @@ static int step_with_json(struct state *st, sqlite3_stmt *s, int ia,
 
 /* -------------------------------------------------------- transactions */
 
-static int batch_mode(const struct runlog *rl)
-{
-	return rl->durability == DURABILITY_BATCH;
-}
-
-static int write_queued(struct runlog *rl, int max, struct sutra_err *err);
-static int batch_due(struct runlog *rl);
-static void batch_committed(struct runlog *rl);
-static void batch_fail(struct runlog *rl, const struct sutra_err *err);
-static void batch_writer_stop(struct runlog *rl);
-
 /* Opens the write transaction unless one is open; the caller holds the
  * lock. */
-static int tx_open_locked(struct runlog *rl, struct sutra_err *err)
+int runlog_tx_open_locked(struct runlog *rl, struct sutra_err *err)
 {
 	if (rl->in_tx)
 		return 0;
@@ -289,8 +217,8 @@ static int tx_open_locked(struct runlog *rl, struct sutra_err *err)
 static int tx_enter(struct runlog *rl, struct sutra_err *err)
 {
 	state_lock(rl->st);
-	if ((batch_mode(rl) && write_queued(rl, INT_MAX, err) < 0) ||
-	    tx_open_locked(rl, err) < 0) {
+	if ((runlog_batch_mode(rl) && batchq_write(rl, INT_MAX, err) < 0) ||
+	    runlog_tx_open_locked(rl, err) < 0) {
 		state_unlock(rl->st);
 		return -1;
 	}
@@ -303,19 +231,19 @@ static int tx_enter(struct runlog *rl, struct sutra_err *err)
  * checkpoints with it, so in batch mode that failure is for good
  * (batch_fail).  The caller holds the lock.
  */
-static int tx_end(struct runlog *rl, int ok, struct sutra_err *err)
+int runlog_tx_end(struct runlog *rl, int ok, struct sutra_err *err)
 {
 	if (ok && (!rl->in_tx || state_tx_commit_locked(rl->st, err) == 0)) {
 		rl->in_tx = 0;
-		if (batch_mode(rl))
-			batch_committed(rl);
+		if (runlog_batch_mode(rl))
+			batchq_committed(rl);
 		return 0;
 	}
 	if (rl->in_tx)
 		state_tx_rollback_locked(rl->st);
 	rl->in_tx = 0;
-	if (batch_mode(rl))
-		batch_fail(rl, err);
+	if (runlog_batch_mode(rl))
+		batchq_fail(rl, err);
 	return -1;
 }
 
@@ -326,8 +254,8 @@ static int tx_leave(struct runlog *rl, int ok, int force,
 {
 	int rc = 0;
 
-	if (!ok || force || !batch_mode(rl) || batch_due(rl))
-		rc = tx_end(rl, ok, err);
+	if (!ok || force || !runlog_batch_mode(rl) || batchq_count_in(rl))
+		rc = runlog_tx_end(rl, ok, err);
 	state_unlock(rl->st);
 	return ok ? rc : -1;
 }
@@ -338,9 +266,9 @@ static int batch_commit(struct runlog *rl, struct sutra_err *err)
 	int rc;
 
 	state_lock(rl->st);
-	rc = write_queued(rl, INT_MAX, err);
+	rc = batchq_write(rl, INT_MAX, err);
 	if (rc == 0 && rl->in_tx)
-		rc = tx_end(rl, 1, err);
+		rc = runlog_tx_end(rl, 1, err);
 	state_unlock(rl->st);
 	return rc;
 }
@@ -349,7 +277,7 @@ int runlog_attempt_idle(struct runlog_attempt *a, struct sutra_err *err)
 {
 	struct runlog *rl = a->rl;
 
-	if (rl->mode == RUNLOG_REPLAY || !batch_mode(rl))
+	if (rl->mode == RUNLOG_REPLAY || !runlog_batch_mode(rl))
 		return 0;
 	/* Between two checkpoints the batch's transaction stays open, with
 	 * its write lock: through a minute-long LLM call, every other
@@ -370,9 +298,7 @@ static struct runlog *runlog_alloc(struct state *st, int mode)
 	rl->mode = mode;
 	rl->divergences = cJSON_CreateArray();
 	pthread_mutex_init(&rl->mu, NULL);
-	pthread_mutex_init(&rl->q.mu, NULL);
-	pthread_cond_init(&rl->q.wake, NULL);
-	pthread_cond_init(&rl->q.room, NULL);
+	batchq_init(&rl->q);
 	return rl;
 }
 
@@ -404,13 +330,13 @@ int runlog_create(struct state *st, const char *run_id, const char *chain,
 		runlog_free(rl);
 		return -1;
 	}
-	bind_text(s, 1, run_id);
-	bind_text(s, 2, chain);
-	bind_text(s, 3, chain_path);
-	bind_text(s, 4, session);
+	runlog_bind_text(s, 1, run_id);
+	runlog_bind_text(s, 2, chain);
+	runlog_bind_text(s, 3, chain_path);
+	runlog_bind_text(s, 4, session);
 	sqlite3_bind_double(s, 6, rl->info.started);
 	sqlite3_bind_int(s, 7, getpid());
-	bind_text(s, 8, durability_name(durability));
+	runlog_bind_text(s, 8, durability_name(durability));
 	rc = step_with_json(st, s, 5, input, 0, NULL, "record run", err);
 	state_unlock(st);
 	if (rc < 0) {
@@ -429,7 +355,7 @@ static int load_info(struct runlog *rl, const char *run_id,
 
 	if (!s)
 		return -1;
-	bind_text(s, 1, run_id);
+	runlog_bind_text(s, 1, run_id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s);
@@ -467,7 +393,7 @@ static int load_steps(struct runlog *rl, struct sutra_err *err)
 
 	if (!s)
 		return -1;
-	bind_text(s, 1, rl->info.id);
+	runlog_bind_text(s, 1, rl->info.id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *path = (const char *)sqlite3_column_text(s, 0);
 		struct runlog_step *st = rl->n_steps ? &rl->steps[rl->n_steps - 1] : NULL;
@@ -508,7 +434,7 @@ static int load_journal(struct runlog *rl, struct sutra_err *err)
 
 	if (!s)
 		return -1;
-	bind_text(s, 1, rl->info.id);
+	runlog_bind_text(s, 1, rl->info.id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (rl->n_journal == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -545,9 +471,9 @@ static int claim(struct runlog *rl, struct sutra_err *err)
 
 	if (!s)
 		return -1;
-	bind_text(s, 1, rl->info.id);
+	runlog_bind_text(s, 1, rl->info.id);
 	sqlite3_bind_int(s, 2, getpid());
-	return step_done(rl->st, s, "claim run", err);
+	return runlog_step_done(rl->st, s, "claim run", err);
 }
 
 int runlog_open(struct state *st, const char *run_id, int mode,
@@ -597,11 +523,11 @@ void runlog_free(struct runlog *rl)
 {
 	if (!rl)
 		return;
-	if (batch_mode(rl) && rl->mode != RUNLOG_REPLAY) {
+	if (runlog_batch_mode(rl) && rl->mode != RUNLOG_REPLAY) {
 		/* What the batch holds is committed: those steps did run. */
 		struct sutra_err ignore = {0};
 		batch_commit(rl, &ignore);
-		batch_writer_stop(rl);
+		batchq_stop(rl);
 	}
 	for (int i = 0; i < rl->n_steps; i++) {
 		free(rl->steps[i].path);
@@ -620,9 +546,7 @@ void runlog_free(struct runlog *rl)
 	free_info(&rl->info);
 	cJSON_Delete(rl->divergences);
 	pthread_mutex_destroy(&rl->mu);
-	pthread_mutex_destroy(&rl->q.mu);
-	pthread_cond_destroy(&rl->q.wake);
-	pthread_cond_destroy(&rl->q.room);
+	batchq_destroy(&rl->q);
 	free(rl);
 }
 
@@ -769,11 +693,11 @@ static int insert_journal(struct runlog *rl, const char *path, int attempt,
 
 	if (!s)
 		return -1;
-	bind_text(s, 1, rl->info.id);
-	bind_text(s, 2, path);
+	runlog_bind_text(s, 1, rl->info.id);
+	runlog_bind_text(s, 2, path);
 	sqlite3_bind_int(s, 3, attempt);
 	sqlite3_bind_int(s, 4, seq);
-	bind_text(s, 5, kind);
+	runlog_bind_text(s, 5, kind);
 	sqlite3_bind_double(s, 8, now_unix());
 	return step_with_json(rl->st, s, 6, request, 7, result,
 			      "journal effect", err);
@@ -842,10 +766,10 @@ static int insert_event(struct runlog *rl, const char *path, const char *kind,
 
 	if (!s)
 		return -1;
-	bind_text(s, 1, rl->info.id);
-	bind_text(s, 2, path);
+	runlog_bind_text(s, 1, rl->info.id);
+	runlog_bind_text(s, 2, path);
 	sqlite3_bind_double(s, 3, now_unix());
-	bind_text(s, 4, kind);
+	runlog_bind_text(s, 4, kind);
 	return step_with_json(rl->st, s, 5, data, 0, NULL, "record event",
 			      err);
 }
@@ -853,16 +777,16 @@ static int insert_event(struct runlog *rl, const char *path, const char *kind,
 /* Binds a checkpoint's columns, but its input and output (at + 5, at +
  * 6), to the parameters after at: 1-10 of the first row of values, 11-20
  * of the second, and so on. */
-static void bind_step(sqlite3_stmt *s, int at, const struct runlog *rl,
+void runlog_bind_step(sqlite3_stmt *s, int at, const struct runlog *rl,
 		      const char *path, int attempt, const char *status,
 		      int final, const char *error, double started,
 		      double ended)
 {
-	bind_text(s, at + 1, rl->info.id);
-	bind_text(s, at + 2, path);
+	runlog_bind_text(s, at + 1, rl->info.id);
+	runlog_bind_text(s, at + 2, path);
 	sqlite3_bind_int(s, at + 3, attempt);
-	bind_text(s, at + 4, status);
-	bind_text(s, at + 7, error);
+	runlog_bind_text(s, at + 4, status);
+	runlog_bind_text(s, at + 7, error);
 	sqlite3_bind_double(s, at + 8, started);
 	sqlite3_bind_double(s, at + 9, ended);
 	sqlite3_bind_int(s, at + 10, final);
@@ -873,387 +797,14 @@ static int insert_step(struct runlog *rl, const char *path, int attempt,
 		       const cJSON *output, const char *error, double started,
 		       struct sutra_err *err)
 {
-	sqlite3_stmt *s = state_stmt(rl->st, SQL_STEP_INSERT, err);
+	sqlite3_stmt *s = state_stmt(rl->st, runlog_sql_step_insert, err);
 
 	if (!s)
 		return -1;
-	bind_step(s, 0, rl, path, attempt, status, final, error, started,
+	runlog_bind_step(s, 0, rl, path, attempt, status, final, error, started,
 		  now_unix());
 	return step_with_json(rl->st, s, 5, input, 6, output,
 			      "record checkpoint", err);
-}
-
-/* ------------------------------------------------------- batch writer */
-
-/*
- * In batch mode a checkpoint with no memory writes and no journal entries
- * to commit with it is printed into a ring, and a writer thread inserts
- * it into the open batch, and commits the batch when it is due, while the
- * run goes on: the insert is two thirds of a trivial step's cost.  What
- * the synchronous path promises still holds:
- *  - Order: the writer takes the state lock before it takes a row, and
- *    whoever needs the batch whole - a synchronous checkpoint, a commit
- *    before an external effect, a durable journal entry, the run's end -
- *    takes the state lock and then writes what is still queued itself.
- *    Rows reach the database in the order they were queued, and a commit
- *    holds every row queued before it.
- *  - Reads: memory writes never wait in the ring (their checkpoint goes
- *    the synchronous way), so a step reads what the steps before it wrote.
- *  - Failure: a failed write rolls the batch back and fails the queue for
- *    good.  Every later checkpoint, commit and finish of the run fails
- *    with that error, as if the process had died at the last commit:
- *    nothing after the lost rows is committed without them, and `sutra
- *    resume` runs them again.
- *  - Cost: the thread starts only once BATCH_START_ROWS rows wait or a
- *    commit is due; a short run writes its rows at its end, as before.
- *  - The loss window: a batch is due after RUNLOG_BATCH_STEPS checkpoints
- *    or RUNLOG_BATCH_MS; it commits once the writer has written up to
- *    there, at most BATCH_RING rows later.
- * The lock order is the state lock, then q.mu.
- */
-
-/* The writer is woken once this many rows wait (or a commit is due): a
- * run of slow steps pays one wake-up per that many checkpoints.  A run
- * that gets BATCH_RING rows ahead of the writer waits for it. */
-enum { BATCH_WAKE_ROWS = 4, BATCH_RING = 512 };
-/* Big rows: no more than this many bytes wait (a run of steps with large
- * outputs waits for the writer sooner), and a slot's buffer outlives its
- * row only up to SLOT_KEEP bytes. */
-enum { BATCH_MAX_BYTES = 8 << 20, SLOT_KEEP = 4096 };
-/* Rows the writer writes per turn of the state lock: fewer lock hand-offs
- * between the cores, while a reader of memory waits a few rows at most. */
-enum { BATCH_TURN_ROWS = 16 };
-/* The writer starts once this many rows wait (or a commit is due). */
-enum { BATCH_START_ROWS = 32 };
-
-static const char *qtext(const struct qrow *r, size_t off)
-{
-	return off ? r->buf + off : NULL;
-}
-
-/* Inserts the n (1 or STEP_ROWS) queued rows from number first on. */
-static int insert_rows(struct runlog *rl, uint64_t first, int n,
-		       struct sutra_err *err)
-{
-	sqlite3_stmt *s = state_stmt(rl->st, n == 1 ? SQL_STEP_INSERT
-						   : SQL_STEP_INSERT_ROWS, err);
-
-	if (!s)
-		return -1;
-	for (int j = 0; j < n; j++) {
-		const struct qrow *r = &rl->q.ring[(first + (uint64_t)j) %
-						   BATCH_RING];
-		bind_step(s, 10 * j, rl, qtext(r, r->path), r->attempt,
-			  qtext(r, r->status), r->final, qtext(r, r->error),
-			  r->started, r->ended);
-		bind_text(s, 10 * j + 5, qtext(r, r->input));
-		bind_text(s, 10 * j + 6, qtext(r, r->output));
-	}
-	return step_done(rl->st, s, "record checkpoint", err);
-}
-
-/* The rows are written: frees the buffers of big ones (not kept for the
- * slot's next use); their bytes. */
-static size_t release_rows(struct batchq *q, uint64_t first, int n)
-{
-	size_t bytes = 0;
-
-	for (int j = 0; j < n; j++) {
-		struct qrow *r = &q->ring[(first + (uint64_t)j) % BATCH_RING];
-		bytes += r->len;
-		if (r->size > SLOT_KEEP) {
-			free(r->buf);
-			r->buf = NULL;
-			r->size = 0;
-		}
-	}
-	return bytes;
-}
-
-/* Counts a checkpoint into the batch; whether the batch is due for its
- * commit (full or old).  The caller holds q->mu. */
-static int count_in_locked(struct batchq *q)
-{
-	int64_t now = now_ns();
-
-	if (q->batched++ == 0)
-		q->first_ns = now;
-	return q->batched >= RUNLOG_BATCH_STEPS ||
-	       now - q->first_ns >= (int64_t)RUNLOG_BATCH_MS * 1000000;
-}
-
-static int batch_due(struct runlog *rl)
-{
-	pthread_mutex_lock(&rl->q.mu);
-	int due = count_in_locked(&rl->q);
-	pthread_mutex_unlock(&rl->q.mu);
-	return due;
-}
-
-static void batch_committed(struct runlog *rl)
-{
-	pthread_mutex_lock(&rl->q.mu);
-	rl->q.batched = 0;
-	rl->q.commit_after = 0;
-	pthread_mutex_unlock(&rl->q.mu);
-}
-
-/* The batch was rolled back: the queue fails for good with err.  The
- * caller holds the state lock. */
-static void batch_fail(struct runlog *rl, const struct sutra_err *err)
-{
-	struct batchq *q = &rl->q;
-
-	pthread_mutex_lock(&q->mu);
-	if (!q->failed) {
-		q->failed = 1;
-		q->err = *err;
-		if (!q->err.code)
-			err_set(&q->err, SUTRA_ERUNTIME, "a checkpoint of the "
-				"batch could not be written");
-	}
-	q->taken = q->pushed;
-	q->bytes = 0;
-	q->batched = 0;
-	q->commit_after = 0;
-	pthread_cond_broadcast(&q->room);
-	pthread_mutex_unlock(&q->mu);
-}
-
-/*
- * Writes up to max queued rows, oldest first, into the batch (opened when
- * none is), and commits it when a commit became due at one of them.  The
- * caller holds the state lock, so no one else writes rows meanwhile and
- * the slot being written stays put.  Fails with the queue's error once it
- * has failed.
- */
-static int write_queued(struct runlog *rl, int max, struct sutra_err *err)
-{
-	struct batchq *q = &rl->q;
-	uint64_t first;
-	size_t bytes;
-	int n, commit;
-
-	for (int i = 0; i < max; i += n) {
-		pthread_mutex_lock(&q->mu);
-		if (q->failed) {
-			*err = q->err;
-			pthread_mutex_unlock(&q->mu);
-			return -1;
-		}
-		if (q->taken == q->pushed) {
-			pthread_mutex_unlock(&q->mu);
-			break;
-		}
-		first = q->taken;
-		n = q->pushed - first >= STEP_ROWS && max - i >= STEP_ROWS
-			    ? STEP_ROWS : 1;
-		pthread_mutex_unlock(&q->mu);
-		if (tx_open_locked(rl, err) < 0 ||
-		    insert_rows(rl, first, n, err) < 0)
-			return tx_end(rl, 0, err);
-		bytes = release_rows(q, first, n);
-		pthread_mutex_lock(&q->mu);
-		q->taken += (uint64_t)n;
-		q->bytes -= bytes;
-		commit = q->commit_after && q->taken >= q->commit_after;
-		if (q->blocked)
-			pthread_cond_broadcast(&q->room);
-		pthread_mutex_unlock(&q->mu);
-		if (commit && tx_end(rl, 1, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static void *batch_writer(void *arg)
-{
-	struct runlog *rl = arg;
-	struct batchq *q = &rl->q;
-	struct sutra_err ignore;
-
-	pthread_mutex_lock(&q->mu);
-	for (;;) {
-		while (!q->stop && (q->taken == q->pushed || q->failed)) {
-			q->waiting = 1;
-			pthread_cond_wait(&q->wake, &q->mu);
-			q->waiting = 0;
-		}
-		if (q->stop)
-			break;
-		pthread_mutex_unlock(&q->mu);
-		/* A failure is kept in the queue, for the run to meet. */
-		memset(&ignore, 0, sizeof(ignore));
-		state_lock(rl->st);
-		write_queued(rl, BATCH_TURN_ROWS, &ignore);
-		state_unlock(rl->st);
-		pthread_mutex_lock(&q->mu);
-	}
-	pthread_mutex_unlock(&q->mu);
-	return NULL;
-}
-
-/* Starts the writer (q->mu held); on failure the run writes its rows
- * itself.  Signals go to the run's own threads, never to the writer. */
-static void batch_writer_start_locked(struct runlog *rl)
-{
-	sigset_t all, old;
-
-	rl->q.started = 1;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rl->q.running = pthread_create(&rl->q.thread, NULL, batch_writer,
-				       rl) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-static void batch_writer_stop(struct runlog *rl)
-{
-	struct batchq *q = &rl->q;
-
-	pthread_mutex_lock(&q->mu);
-	q->stop = 1;
-	pthread_cond_signal(&q->wake);
-	pthread_mutex_unlock(&q->mu);
-	if (q->running)
-		pthread_join(q->thread, NULL);
-	q->running = 0;
-	for (int i = 0; q->ring && i < BATCH_RING; i++)
-		free(q->ring[i].buf);
-	free(q->ring);
-	q->ring = NULL;
-}
-
-/* Appends text (n bytes, or a JSON value's print when v) to slot r at
- * *len; its offset, or 0 for NULL.  -1 when out of memory. */
-static long slot_add(struct qrow *r, size_t *len, const char *text,
-		     size_t n, const cJSON *v)
-{
-	size_t at = *len;
-	char *heap = NULL;
-
-	if (!text && !v)
-		return 0;
-	/* cJSON_PrintPreallocated needs a few bytes of slack (cJSON.h). */
-	if (v && r->size - at > 5 + 64 &&
-	    cJSON_PrintPreallocated((cJSON *)v, r->buf + at,
-				    (int)(r->size - at - 5), 0)) {
-		*len = at + strlen(r->buf + at) + 1;
-		return (long)at;
-	}
-	if (v && !(text = heap = cJSON_PrintUnformatted(v)))
-		return -1;
-	if (v)
-		n = strlen(text);
-	if (at + n + 1 > r->size) {
-		size_t size = (at + n + 1) * 2;
-		char *buf = realloc(r->buf, size);
-		if (!buf) {
-			cJSON_free(heap);
-			return -1;
-		}
-		r->buf = buf;
-		r->size = size;
-	}
-	memcpy(r->buf + at, text, n);
-	r->buf[at + n] = '\0';
-	*len = at + n + 1;
-	cJSON_free(heap);
-	return (long)at;
-}
-
-/* Prints a checkpoint into slot r.  Offset 0 stands for NULL, so the
- * buffer starts with a byte of its own. */
-static int fill_slot(struct qrow *r, const char *path, int attempt,
-		     const char *status, int final, const cJSON *input,
-		     const cJSON *output, const char *error, double started)
-{
-	size_t len = 1;
-	long o[5];
-
-	if (!r->buf && !(r->buf = malloc(r->size = 512)))
-		return -1;
-	if ((o[0] = slot_add(r, &len, path, strlen(path), NULL)) < 0 ||
-	    (o[1] = slot_add(r, &len, status, strlen(status), NULL)) < 0 ||
-	    (o[2] = slot_add(r, &len, error, error ? strlen(error) : 0,
-			     NULL)) < 0 ||
-	    (o[3] = slot_add(r, &len, NULL, 0, input)) < 0 ||
-	    (o[4] = slot_add(r, &len, NULL, 0, output)) < 0)
-		return -1;
-	r->path = (size_t)o[0];
-	r->status = (size_t)o[1];
-	r->error = (size_t)o[2];
-	r->input = (size_t)o[3];
-	r->output = (size_t)o[4];
-	r->attempt = attempt;
-	r->final = final;
-	r->started = started;
-	r->ended = now_unix();
-	r->len = len;
-	return 0;
-}
-
-/*
- * Queues a checkpoint for the writer, and asks it to commit when the
- * batch is due.  Without a writer (it could not start) the caller writes
- * and commits itself.
- */
-static int queue_checkpoint(struct runlog *rl, const char *path, int attempt,
-			    const char *status, int final,
-			    const cJSON *input, const cJSON *output,
-			    const char *error, double started,
-			    struct sutra_err *err)
-{
-	struct batchq *q = &rl->q;
-	int due, alone, rc = 0;
-
-	pthread_mutex_lock(&q->mu);
-	if (!q->ring && !(q->ring = calloc(BATCH_RING, sizeof(*q->ring)))) {
-		pthread_mutex_unlock(&q->mu);
-		return err_set(err, SUTRA_ENOMEM, "out of memory");
-	}
-	/* A full ring waits for the writer: the database is the bottleneck,
-	 * and writing rows here would only take turns with it. */
-	while (!q->failed && (q->pushed - q->taken == BATCH_RING ||
-			      (q->bytes >= BATCH_MAX_BYTES && q->running))) {
-		pthread_cond_signal(&q->wake);
-		q->blocked++;
-		pthread_cond_wait(&q->room, &q->mu);
-		q->blocked--;
-	}
-	if (q->failed) {
-		*err = q->err;
-		pthread_mutex_unlock(&q->mu);
-		return -1;
-	}
-	if (fill_slot(&q->ring[q->pushed % BATCH_RING], path, attempt, status,
-		      final, input, output, error, started) < 0) {
-		pthread_mutex_unlock(&q->mu);
-		return err_set(err, SUTRA_ENOMEM, "out of memory");
-	}
-	q->bytes += q->ring[q->pushed % BATCH_RING].len;
-	q->pushed++;
-	due = count_in_locked(q);
-	/* Set once per batch: moved on with every row, it could stay ahead
-	 * of a writer that never catches up, and the batch would not end. */
-	if (due && !q->commit_after)
-		q->commit_after = q->pushed;
-	/* A short run never pays for the thread: what it queued is written
-	 * at its end. */
-	if (!q->started && (due || q->pushed - q->taken >= BATCH_START_ROWS ||
-			    q->bytes >= BATCH_MAX_BYTES))
-		batch_writer_start_locked(rl);
-	alone = q->started && !q->running;
-	if (q->waiting && (due || q->pushed - q->taken >= BATCH_WAKE_ROWS ||
-			   q->bytes >= BATCH_MAX_BYTES))
-		pthread_cond_signal(&q->wake);
-	pthread_mutex_unlock(&q->mu);
-	if (!alone)
-		return 0;
-	state_lock(rl->st);
-	rc = write_queued(rl, INT_MAX, err);
-	state_unlock(rl->st);
-	return rc;
 }
 
 /* Replay: compares an attempt's outcome with the recording. */
@@ -1288,10 +839,10 @@ int runlog_checkpoint(struct runlog *rl, struct memtx *tx,
 		compare_outcome(rl, path, status, final, output);
 		return 0;
 	}
-	if (batch_mode(rl) && !(tx && memtx_pending(tx)) &&
+	if (runlog_batch_mode(rl) && !(tx && memtx_pending(tx)) &&
 	    !(a && a->pending)) {
-		if (queue_checkpoint(rl, path, attempt, status, final, input,
-				     output, error, started, err) < 0)
+		if (batchq_push(rl, path, attempt, status, final, input,
+				output, error, started, err) < 0)
 			return -1;
 		if (tx)
 			memtx_discard(tx);
@@ -1327,9 +878,9 @@ int runlog_finish(struct runlog *rl, const char *status, const cJSON *output,
 		return -1;
 	ok = (s = state_stmt(rl->st, SQL_RUN_FINISH, err)) != NULL;
 	if (ok) {
-		bind_text(s, 1, rl->info.id);
-		bind_text(s, 2, status);
-		bind_text(s, 4, error);
+		runlog_bind_text(s, 1, rl->info.id);
+		runlog_bind_text(s, 2, status);
+		runlog_bind_text(s, 4, error);
 		sqlite3_bind_double(s, 5, now_unix());
 		ok = step_with_json(rl->st, s, 3, output, 0, NULL,
 				    "record run end", err) == 0;
@@ -1382,7 +933,7 @@ int runlog_waiting(struct state *st, const char *run_id, char **path,
 		state_unlock(st);
 		return -1;
 	}
-	bind_text(s, 1, run_id);
+	runlog_bind_text(s, 1, run_id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		*path = col_dup(s, 0);
@@ -1423,7 +974,7 @@ int runlog_answer(struct state *st, const char *run_id, const char *path,
 	if (tx_enter(&rl, err) < 0)
 		return -1;
 	if ((s = state_stmt(st, SQL_STEPS_OF_RUN, err))) {
-		bind_text(s, 1, run_id);
+		runlog_bind_text(s, 1, run_id);
 		while (sqlite3_step(s) == SQLITE_ROW)
 			if (!strcmp((const char *)sqlite3_column_text(s, 0), path))
 				attempt = sqlite3_column_int(s, 1);
@@ -1452,8 +1003,8 @@ int runlog_llm_spent(struct state *st, const char *run_id,
 		state_unlock(st);
 		return -1;
 	}
-	bind_text(s, 1, run_id);
-	bind_text(s, 2, step_path);
+	runlog_bind_text(s, 1, run_id);
+	runlog_bind_text(s, 2, step_path);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		*usd = sqlite3_column_double(s, 0);
@@ -1512,7 +1063,7 @@ static void add_llm_costs(struct state *st, const char *run_id, cJSON *steps,
 
 	if (!s)
 		return;
-	bind_text(s, 1, run_id);
+	runlog_bind_text(s, 1, run_id);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		const char *step = (const char *)sqlite3_column_text(s, 0);
 		cJSON *e;
@@ -1572,7 +1123,7 @@ int runlog_show(struct state *st, const char *run_id, cJSON **out,
 	if (rl->info.error)
 		cJSON_AddStringToObject(run, "error", rl->info.error);
 	steps = cJSON_AddArrayToObject(run, "steps");
-	bind_text(s, 1, run_id);
+	runlog_bind_text(s, 1, run_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		cJSON *e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "path", (const char *)sqlite3_column_text(s, 0));

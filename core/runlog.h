@@ -18,7 +18,7 @@
  * loses at most that window (those steps re-run on resume; their memory
  * writes were never committed, so nothing is applied twice).  In batch
  * mode a thread of the runlog writes the checkpoints of steps without
- * memory writes while the run goes on (runlog.c, "batch writer").
+ * memory writes while the run goes on (runlog_batch.c).
  */
 #ifndef SUTRA_RUNLOG_H
 #define SUTRA_RUNLOG_H

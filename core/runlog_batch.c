@@ -1,4 +1,5 @@
-/* runlog_batch.c - batch mode's writer thread; see runlog_impl.h. */
+/* runlog_batch.c - batch mode's writer thread: the design is below; what
+ * it shares with runlog.c is in runlog_impl.h. */
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>

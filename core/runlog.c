@@ -117,14 +117,6 @@ struct jtext {
 	char buf[JTEXT_INLINE];
 };
 
-void runlog_bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, i);
-}
-
 /* Binds a JSON value as text (NULL for no value); -1 when out of memory.
  * jtext_free(t) after the statement ran. */
 static int bind_json(sqlite3_stmt *s, int i, const cJSON *v, struct jtext *t)
@@ -330,13 +322,13 @@ int runlog_create(struct state *st, const char *run_id, const char *chain,
 		runlog_free(rl);
 		return -1;
 	}
-	runlog_bind_text(s, 1, run_id);
-	runlog_bind_text(s, 2, chain);
-	runlog_bind_text(s, 3, chain_path);
-	runlog_bind_text(s, 4, session);
+	bind_text(s, 1, run_id);
+	bind_text(s, 2, chain);
+	bind_text(s, 3, chain_path);
+	bind_text(s, 4, session);
 	sqlite3_bind_double(s, 6, rl->info.started);
 	sqlite3_bind_int(s, 7, getpid());
-	runlog_bind_text(s, 8, durability_name(durability));
+	bind_text(s, 8, durability_name(durability));
 	rc = step_with_json(st, s, 5, input, 0, NULL, "record run", err);
 	state_unlock(st);
 	if (rc < 0) {
@@ -355,7 +347,7 @@ static int load_info(struct runlog *rl, const char *run_id,
 
 	if (!s)
 		return -1;
-	runlog_bind_text(s, 1, run_id);
+	bind_text(s, 1, run_id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s);
@@ -393,7 +385,7 @@ static int load_steps(struct runlog *rl, struct sutra_err *err)
 
 	if (!s)
 		return -1;
-	runlog_bind_text(s, 1, rl->info.id);
+	bind_text(s, 1, rl->info.id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *path = (const char *)sqlite3_column_text(s, 0);
 		struct runlog_step *st = rl->n_steps ? &rl->steps[rl->n_steps - 1] : NULL;
@@ -434,7 +426,7 @@ static int load_journal(struct runlog *rl, struct sutra_err *err)
 
 	if (!s)
 		return -1;
-	runlog_bind_text(s, 1, rl->info.id);
+	bind_text(s, 1, rl->info.id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (rl->n_journal == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -471,7 +463,7 @@ static int claim(struct runlog *rl, struct sutra_err *err)
 
 	if (!s)
 		return -1;
-	runlog_bind_text(s, 1, rl->info.id);
+	bind_text(s, 1, rl->info.id);
 	sqlite3_bind_int(s, 2, getpid());
 	return runlog_step_done(rl->st, s, "claim run", err);
 }
@@ -693,11 +685,11 @@ static int insert_journal(struct runlog *rl, const char *path, int attempt,
 
 	if (!s)
 		return -1;
-	runlog_bind_text(s, 1, rl->info.id);
-	runlog_bind_text(s, 2, path);
+	bind_text(s, 1, rl->info.id);
+	bind_text(s, 2, path);
 	sqlite3_bind_int(s, 3, attempt);
 	sqlite3_bind_int(s, 4, seq);
-	runlog_bind_text(s, 5, kind);
+	bind_text(s, 5, kind);
 	sqlite3_bind_double(s, 8, now_unix());
 	return step_with_json(rl->st, s, 6, request, 7, result,
 			      "journal effect", err);
@@ -766,10 +758,10 @@ static int insert_event(struct runlog *rl, const char *path, const char *kind,
 
 	if (!s)
 		return -1;
-	runlog_bind_text(s, 1, rl->info.id);
-	runlog_bind_text(s, 2, path);
+	bind_text(s, 1, rl->info.id);
+	bind_text(s, 2, path);
 	sqlite3_bind_double(s, 3, now_unix());
-	runlog_bind_text(s, 4, kind);
+	bind_text(s, 4, kind);
 	return step_with_json(rl->st, s, 5, data, 0, NULL, "record event",
 			      err);
 }
@@ -782,11 +774,11 @@ void runlog_bind_step(sqlite3_stmt *s, int at, const struct runlog *rl,
 		      int final, const char *error, double started,
 		      double ended)
 {
-	runlog_bind_text(s, at + 1, rl->info.id);
-	runlog_bind_text(s, at + 2, path);
+	bind_text(s, at + 1, rl->info.id);
+	bind_text(s, at + 2, path);
 	sqlite3_bind_int(s, at + 3, attempt);
-	runlog_bind_text(s, at + 4, status);
-	runlog_bind_text(s, at + 7, error);
+	bind_text(s, at + 4, status);
+	bind_text(s, at + 7, error);
 	sqlite3_bind_double(s, at + 8, started);
 	sqlite3_bind_double(s, at + 9, ended);
 	sqlite3_bind_int(s, at + 10, final);
@@ -801,8 +793,8 @@ static int insert_step(struct runlog *rl, const char *path, int attempt,
 
 	if (!s)
 		return -1;
-	runlog_bind_step(s, 0, rl, path, attempt, status, final, error, started,
-		  now_unix());
+	runlog_bind_step(s, 0, rl, path, attempt, status, final, error,
+			 started, now_unix());
 	return step_with_json(rl->st, s, 5, input, 6, output,
 			      "record checkpoint", err);
 }
@@ -878,9 +870,9 @@ int runlog_finish(struct runlog *rl, const char *status, const cJSON *output,
 		return -1;
 	ok = (s = state_stmt(rl->st, SQL_RUN_FINISH, err)) != NULL;
 	if (ok) {
-		runlog_bind_text(s, 1, rl->info.id);
-		runlog_bind_text(s, 2, status);
-		runlog_bind_text(s, 4, error);
+		bind_text(s, 1, rl->info.id);
+		bind_text(s, 2, status);
+		bind_text(s, 4, error);
 		sqlite3_bind_double(s, 5, now_unix());
 		ok = step_with_json(rl->st, s, 3, output, 0, NULL,
 				    "record run end", err) == 0;
@@ -933,7 +925,7 @@ int runlog_waiting(struct state *st, const char *run_id, char **path,
 		state_unlock(st);
 		return -1;
 	}
-	runlog_bind_text(s, 1, run_id);
+	bind_text(s, 1, run_id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		*path = col_dup(s, 0);
@@ -974,7 +966,7 @@ int runlog_answer(struct state *st, const char *run_id, const char *path,
 	if (tx_enter(&rl, err) < 0)
 		return -1;
 	if ((s = state_stmt(st, SQL_STEPS_OF_RUN, err))) {
-		runlog_bind_text(s, 1, run_id);
+		bind_text(s, 1, run_id);
 		while (sqlite3_step(s) == SQLITE_ROW)
 			if (!strcmp((const char *)sqlite3_column_text(s, 0), path))
 				attempt = sqlite3_column_int(s, 1);
@@ -1003,8 +995,8 @@ int runlog_llm_spent(struct state *st, const char *run_id,
 		state_unlock(st);
 		return -1;
 	}
-	runlog_bind_text(s, 1, run_id);
-	runlog_bind_text(s, 2, step_path);
+	bind_text(s, 1, run_id);
+	bind_text(s, 2, step_path);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		*usd = sqlite3_column_double(s, 0);
@@ -1063,7 +1055,7 @@ static void add_llm_costs(struct state *st, const char *run_id, cJSON *steps,
 
 	if (!s)
 		return;
-	runlog_bind_text(s, 1, run_id);
+	bind_text(s, 1, run_id);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		const char *step = (const char *)sqlite3_column_text(s, 0);
 		cJSON *e;
@@ -1123,7 +1115,7 @@ int runlog_show(struct state *st, const char *run_id, cJSON **out,
 	if (rl->info.error)
 		cJSON_AddStringToObject(run, "error", rl->info.error);
 	steps = cJSON_AddArrayToObject(run, "steps");
-	runlog_bind_text(s, 1, run_id);
+	bind_text(s, 1, run_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		cJSON *e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "path", (const char *)sqlite3_column_text(s, 0));

@@ -62,6 +62,12 @@ static const char *qtext(const struct qrow *r, size_t off)
 	return off ? r->buf + off : NULL;
 }
 
+/* The slot of row number n (counted since the queue began). */
+static struct qrow *slot_of(const struct batchq *q, uint64_t n)
+{
+	return &q->ring[n % BATCH_RING];
+}
+
 /* Inserts the n (1 or STEP_ROWS) queued rows from number first on. */
 static int insert_rows(struct runlog *rl, uint64_t first, int n,
 		       struct sutra_err *err)
@@ -72,13 +78,12 @@ static int insert_rows(struct runlog *rl, uint64_t first, int n,
 	if (!s)
 		return -1;
 	for (int j = 0; j < n; j++) {
-		const struct qrow *r = &rl->q.ring[(first + (uint64_t)j) %
-						   BATCH_RING];
+		const struct qrow *r = slot_of(&rl->q, first + (uint64_t)j);
 		runlog_bind_step(s, 10 * j, rl, qtext(r, r->path), r->attempt,
-			  qtext(r, r->status), r->final, qtext(r, r->error),
-			  r->started, r->ended);
-		runlog_bind_text(s, 10 * j + 5, qtext(r, r->input));
-		runlog_bind_text(s, 10 * j + 6, qtext(r, r->output));
+				 qtext(r, r->status), r->final,
+				 qtext(r, r->error), r->started, r->ended);
+		bind_text(s, 10 * j + 5, qtext(r, r->input));
+		bind_text(s, 10 * j + 6, qtext(r, r->output));
 	}
 	return runlog_step_done(rl->st, s, "record checkpoint", err);
 }
@@ -90,7 +95,7 @@ static size_t release_rows(struct batchq *q, uint64_t first, int n)
 	size_t bytes = 0;
 
 	for (int j = 0; j < n; j++) {
-		struct qrow *r = &q->ring[(first + (uint64_t)j) % BATCH_RING];
+		struct qrow *r = slot_of(q, first + (uint64_t)j);
 		bytes += r->len;
 		if (r->size > SLOT_KEEP) {
 			free(r->buf);
@@ -269,42 +274,53 @@ void batchq_stop(struct runlog *rl)
 	q->ring = NULL;
 }
 
-/* Appends text (n bytes, or a JSON value's print when v) to slot r at
- * *len; its offset, or 0 for NULL.  -1 when out of memory. */
-static long slot_add(struct qrow *r, size_t *len, const char *text,
-		     size_t n, const cJSON *v)
+/* Appends n bytes of text and a NUL to slot r at *len; their offset, or
+ * -1 when out of memory. */
+static long slot_put(struct qrow *r, size_t *len, const char *text,
+		     size_t n)
 {
 	size_t at = *len;
-	char *heap = NULL;
 
-	if (!text && !v)
-		return 0;
-	/* cJSON_PrintPreallocated needs a few bytes of slack (cJSON.h). */
-	if (v && r->size - at > 5 + 64 &&
-	    cJSON_PrintPreallocated((cJSON *)v, r->buf + at,
-				    (int)(r->size - at - 5), 0)) {
-		*len = at + strlen(r->buf + at) + 1;
-		return (long)at;
-	}
-	if (v && !(text = heap = cJSON_PrintUnformatted(v)))
-		return -1;
-	if (v)
-		n = strlen(text);
 	if (at + n + 1 > r->size) {
 		size_t size = (at + n + 1) * 2;
 		char *buf = realloc(r->buf, size);
-		if (!buf) {
-			cJSON_free(heap);
+		if (!buf)
 			return -1;
-		}
 		r->buf = buf;
 		r->size = size;
 	}
 	memcpy(r->buf + at, text, n);
 	r->buf[at + n] = '\0';
 	*len = at + n + 1;
-	cJSON_free(heap);
 	return (long)at;
+}
+
+/* The same for a string (0: NULL) and for a JSON value's print, made in
+ * place when it fits (cJSON_PrintPreallocated wants 5 bytes of slack). */
+static long slot_str(struct qrow *r, size_t *len, const char *text)
+{
+	return text ? slot_put(r, len, text, strlen(text)) : 0;
+}
+
+static long slot_json(struct qrow *r, size_t *len, const cJSON *v)
+{
+	size_t at = *len;
+	char *heap;
+	long off;
+
+	if (!v)
+		return 0;
+	if (r->size - at > 5 &&
+	    cJSON_PrintPreallocated((cJSON *)v, r->buf + at,
+				    (int)(r->size - at - 5), 0)) {
+		*len = at + strlen(r->buf + at) + 1;
+		return (long)at;
+	}
+	if (!(heap = cJSON_PrintUnformatted(v)))
+		return -1;
+	off = slot_str(r, len, heap);
+	cJSON_free(heap);
+	return off;
 }
 
 /* Prints a checkpoint into slot r.  Offset 0 stands for NULL, so the
@@ -318,12 +334,11 @@ static int fill_slot(struct qrow *r, const char *path, int attempt,
 
 	if (!r->buf && !(r->buf = malloc(r->size = 512)))
 		return -1;
-	if ((o[0] = slot_add(r, &len, path, strlen(path), NULL)) < 0 ||
-	    (o[1] = slot_add(r, &len, status, strlen(status), NULL)) < 0 ||
-	    (o[2] = slot_add(r, &len, error, error ? strlen(error) : 0,
-			     NULL)) < 0 ||
-	    (o[3] = slot_add(r, &len, NULL, 0, input)) < 0 ||
-	    (o[4] = slot_add(r, &len, NULL, 0, output)) < 0)
+	if ((o[0] = slot_str(r, &len, path)) < 0 ||
+	    (o[1] = slot_str(r, &len, status)) < 0 ||
+	    (o[2] = slot_str(r, &len, error)) < 0 ||
+	    (o[3] = slot_json(r, &len, input)) < 0 ||
+	    (o[4] = slot_json(r, &len, output)) < 0)
 		return -1;
 	r->path = (size_t)o[0];
 	r->status = (size_t)o[1];
@@ -349,7 +364,8 @@ int batchq_push(struct runlog *rl, const char *path, int attempt,
 		struct sutra_err *err)
 {
 	struct batchq *q = &rl->q;
-	int due, alone, rc = 0;
+	struct qrow *r;
+	int due, busy, alone, rc = 0;
 
 	pthread_mutex_lock(&q->mu);
 	if (!q->ring && !(q->ring = calloc(BATCH_RING, sizeof(*q->ring)))) {
@@ -370,26 +386,26 @@ int batchq_push(struct runlog *rl, const char *path, int attempt,
 		pthread_mutex_unlock(&q->mu);
 		return -1;
 	}
-	if (fill_slot(&q->ring[q->pushed % BATCH_RING], path, attempt, status,
-		      final, input, output, error, started) < 0) {
+	r = slot_of(q, q->pushed);
+	if (fill_slot(r, path, attempt, status, final, input, output, error,
+		      started) < 0) {
 		pthread_mutex_unlock(&q->mu);
 		return err_set(err, SUTRA_ENOMEM, "out of memory");
 	}
-	q->bytes += q->ring[q->pushed % BATCH_RING].len;
+	q->bytes += r->len;
 	q->pushed++;
 	due = count_in_locked(q);
 	/* Set once per batch: moved on with every row, it could stay ahead
 	 * of a writer that never catches up, and the batch would not end. */
 	if (due && !q->commit_after)
 		q->commit_after = q->pushed;
+	busy = due || q->bytes >= BATCH_MAX_BYTES;
 	/* A short run never pays for the thread: what it queued is written
 	 * at its end. */
-	if (!q->started && (due || q->pushed - q->taken >= BATCH_START_ROWS ||
-			    q->bytes >= BATCH_MAX_BYTES))
+	if (!q->started && (busy || q->pushed - q->taken >= BATCH_START_ROWS))
 		batch_writer_start_locked(rl);
 	alone = q->started && !q->running;
-	if (q->waiting && (due || q->pushed - q->taken >= BATCH_WAKE_ROWS ||
-			   q->bytes >= BATCH_MAX_BYTES))
+	if (q->waiting && (busy || q->pushed - q->taken >= BATCH_WAKE_ROWS))
 		pthread_cond_signal(&q->wake);
 	pthread_mutex_unlock(&q->mu);
 	if (!alone)

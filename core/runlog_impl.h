@@ -76,8 +76,17 @@ static inline int runlog_batch_mode(const struct runlog *rl)
 	return rl->durability == DURABILITY_BATCH;
 }
 
+/* Binds a string or NULL, SQLITE_STATIC: every string bound in runlog.c
+ * and runlog_batch.c outlives the statement's run (see runlog.c). */
+static inline void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
 /* runlog.c: binding and running statements (runlog.c has the details). */
-void runlog_bind_text(sqlite3_stmt *s, int i, const char *v);
 void runlog_bind_step(sqlite3_stmt *s, int at, const struct runlog *rl,
 		      const char *path, int attempt, const char *status,
 		      int final, const char *error, double started,
